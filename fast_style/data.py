@@ -1,0 +1,94 @@
+"""Training photos: a recursive image folder (COCO-like), robust decoding, and the LightningDataModule."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms import v2
+
+from fast_style.errors import FastStyleError
+from fast_style.image_io import find_images, load_image
+
+log = logging.getLogger(__name__)
+
+
+class ImageFolderDataset(Dataset):
+    """Images from a list of files. An unreadable or truncated file is skipped with a warning that names
+    it and counts the skips so far (in this worker), and the next good file is returned instead, so one
+    bad photo among 83k never stops a training run."""
+
+    def __init__(self, files: Sequence[Path], transform: Callable[[Image.Image], torch.Tensor]) -> None:
+        self.files = list(files)
+        self.transform = transform
+        self.skipped: set[Path] = set()
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        for offset in range(len(self.files)):
+            path = self.files[(index + offset) % len(self.files)]
+            if path in self.skipped:
+                continue
+            try:
+                return self.transform(load_image(path))
+            except (OSError, ValueError, Image.DecompressionBombError) as err:
+                self.skipped.add(path)
+                log.warning("skipping unreadable image %s (%s); %d skipped so far", path, err, len(self.skipped))
+        raise FastStyleError(f"none of the {len(self.files)} images could be read (e.g. {self.files[0]})")
+
+
+def photo_transform(image_size: int, train: bool = True) -> v2.Compose:
+    """Resize the short side to ``image_size`` and crop a square (random for training, centred otherwise)."""
+    crop = v2.RandomCrop(image_size) if train else v2.CenterCrop(image_size)
+    return v2.Compose([v2.PILToTensor(), v2.Resize(image_size, antialias=True), crop,
+                       v2.ToDtype(torch.float32, scale=True)])
+
+
+class PhotoDataModule(pl.LightningDataModule):
+    """A folder of photos searched recursively; the first ``num_previews`` (sorted) are held back as
+    fixed preview images and never trained on."""
+
+    def __init__(self, root: str, image_size: int = 256, batch_size: int = 4, num_workers: int = 4,
+                 num_previews: int = 4, pin_memory: bool | None = None) -> None:
+        super().__init__()
+        self.root = Path(root).expanduser()
+        self.image_size, self.batch_size, self.num_workers = image_size, batch_size, num_workers
+        self.num_previews = num_previews
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
+        self.train_set: ImageFolderDataset | None = None
+        self.preview_files: list[Path] = []
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        if not self.root.is_dir():
+            raise FastStyleError(f"data.root={self.root} is not a folder; point it at a folder of photos "
+                                 "(COCO 2014: bash scripts/download_coco.sh)")
+        files = find_images(self.root)
+        if len(files) <= self.num_previews:
+            raise FastStyleError(f"data.root={self.root} holds {len(files)} image(s); need more than "
+                                 f"data.num_previews={self.num_previews} (jpg, png, webp, bmp, tif, searched recursively)")
+        self.preview_files, train_files = files[: self.num_previews], files[self.num_previews:]
+        if len(train_files) < self.batch_size:
+            raise FastStyleError(f"data.root={self.root}: {len(train_files)} training images is fewer than "
+                                 f"data.batch_size={self.batch_size}; lower the batch size or add photos")
+        self.train_set = ImageFolderDataset(train_files, photo_transform(self.image_size, train=True))
+        log.info("training on %d photos from %s", len(train_files), self.root)
+
+    def train_dataloader(self) -> DataLoader:
+        assert self.train_set is not None, "call setup() first"
+        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True, drop_last=True,
+                          num_workers=self.num_workers, pin_memory=self.pin_memory,
+                          persistent_workers=self.num_workers > 0)
+
+    def preview_batch(self) -> torch.Tensor:
+        """The held-back preview photos, centre-cropped to ``image_size``, as one batch."""
+        dataset = ImageFolderDataset(self.preview_files, photo_transform(self.image_size, train=False))
+        return torch.stack([dataset[i] for i in range(len(dataset))])

@@ -1,0 +1,98 @@
+"""Image files in and out: robust decoding to RGB, tensors in [0, 1], atomic writes.
+
+Every entry point (training data, inference, optimisation, validation) reads photos through
+``load_image`` so that odd files (CMYK, 16-bit, palette, alpha, rotated by EXIF) behave the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+from fast_style.errors import FastStyleError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm")
+
+
+def find_images(root: str | Path) -> list[Path]:
+    """All image files under ``root`` (recursive, sorted) or ``[root]`` for a single file."""
+    root = Path(root)
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        raise FastStyleError(f"{root} does not exist; give a folder of images or an image file")
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+
+
+def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """Convert any PIL mode to 8-bit RGB; transparency is composited onto ``background``."""
+    if image.mode.startswith("I"):
+        # 16/32-bit greyscale (16-bit PNG, TIFF): map 0..65535 onto 0..255 instead of clipping at 255.
+        array = np.asarray(image, dtype=np.float64) / 257.0
+        image = Image.fromarray(np.clip(array + 0.5, 0, 255).astype(np.uint8), "L")
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGB", rgba.size, background)
+        canvas.paste(rgba, mask=rgba.getchannel("A"))
+        return canvas
+    return image.convert("RGB") if image.mode != "RGB" else image
+
+
+def load_image(path: str | Path) -> Image.Image:
+    """Decode ``path`` fully to RGB, honouring EXIF orientation. Raises ``OSError`` for unreadable files
+    and ``PIL.Image.DecompressionBombError`` for images larger than ``Image.MAX_IMAGE_PIXELS`` allows."""
+    with Image.open(path) as image:
+        image.load()
+        image = ImageOps.exif_transpose(image)
+        return to_rgb(image)
+
+
+def pil_to_tensor(image: Image.Image) -> torch.Tensor:
+    """RGB PIL image -> float tensor ``[3, H, W]`` in [0, 1]."""
+    array = np.asarray(to_rgb(image), dtype=np.uint8)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255.0)
+
+
+def tensor_to_pil(tensor: torch.Tensor) -> Image.Image:
+    """Float tensor ``[3, H, W]`` (values clamped to [0, 1]) -> RGB PIL image."""
+    array = tensor.detach().float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray(array, "RGB")
+
+
+def read_tensor(path: str | Path, max_size: int | None = None) -> torch.Tensor:
+    """Load ``path`` as ``[3, H, W]`` in [0, 1], optionally shrunk so the long side is at most ``max_size``."""
+    image = load_image(path)
+    if max_size is not None and max(image.size) > max_size:
+        scale = max_size / max(image.size)
+        image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.LANCZOS)
+    return pil_to_tensor(image)
+
+
+def save_image(image: torch.Tensor | Image.Image, path: str | Path, quality: int = 95) -> Path:
+    """Write an image atomically (temporary file + rename), so a killed run never leaves half a file.
+
+    The format follows the file extension; ``quality`` applies to JPEG and WebP."""
+    path = Path(path)
+    if isinstance(image, torch.Tensor):
+        image = tensor_to_pil(image)
+    image_format = Image.registered_extensions().get(path.suffix.lower())
+    if image_format is None:
+        raise FastStyleError(f"{path}: unknown image extension {path.suffix!r}; use .png, .jpg or .webp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            options = {"quality": quality} if image_format in ("JPEG", "WEBP") else {}
+            image.save(f, format=image_format, **options)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,114 @@
+"""The loss core: content, Gram-matrix style and total-variation losses on VGG features.
+
+One implementation serves training, classic pixel optimisation and validation. Content and style terms
+are each divided by the magnitude of their target, per layer, so the same weights give a balanced result
+whichever VGG checkpoint measures the features (raw feature magnitudes differ by orders of magnitude
+between checkpoints).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fast_style.vgg import VGGFeatures, load_vgg
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """``F Fᵀ / (C·H·W)`` per sample, computed in float32 even under autocast."""
+    b, c, h, w = features.shape
+    with torch.autocast(features.device.type, enabled=False):
+        flat = features.reshape(b, c, h * w).float()
+        return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)
+
+
+def content_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Feature reconstruction loss: mean squared error."""
+    return F.mse_loss(output.float(), target.float())
+
+
+def style_loss(output_gram: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
+    """Style reconstruction loss: mean squared error between Gram matrices (target broadcasts over batch)."""
+    return (output_gram - target_gram).pow(2).mean()
+
+
+def total_variation(image: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between neighbouring pixels (independent of image size)."""
+    image = image.float()
+    dh = (image[..., 1:, :] - image[..., :-1, :]).pow(2).mean()
+    dw = (image[..., :, 1:] - image[..., :, :-1]).pow(2).mean()
+    return dh + dw
+
+
+class PerceptualLoss(nn.Module):
+    """Weighted content + style + TV loss against one style image.
+
+    ``forward(output, content)`` returns a dict with ``content``, ``style``, ``tv`` (weighted terms) and
+    ``total``. Style targets are computed once by :meth:`set_style` and kept as buffers.
+    """
+
+    def __init__(self, vgg: VGGFeatures, content_layers: Mapping[str, float], style_layers: Mapping[str, float],
+                 content_weight: float = 1.0, style_weight: float = 1.0, tv_weight: float = 0.0,
+                 eps: float = 1e-8) -> None:
+        super().__init__()
+        self.vgg = vgg
+        self.content_layers = dict(content_layers)
+        self.style_layers = dict(style_layers)
+        self.content_weight, self.style_weight, self.tv_weight = content_weight, style_weight, tv_weight
+        self.eps = eps
+        self.taps = tuple(dict.fromkeys([*self.content_layers, *self.style_layers]))
+        self.has_style = False
+
+    def set_style(self, style_image: torch.Tensor) -> None:
+        """Compute the Gram targets of ``style_image`` ``[1, 3, H, W]`` in [0, 1] and their magnitudes."""
+        with torch.no_grad():
+            feats = self.vgg(style_image, tuple(self.style_layers))
+        for name in self.style_layers:
+            gram = gram_matrix(feats[name])
+            self.register_buffer(f"gram_{name}", gram, persistent=False)
+            self.register_buffer(f"gram_norm_{name}", gram.pow(2).mean() + self.eps, persistent=False)
+        self.has_style = True
+
+    def style_targets(self) -> dict[str, torch.Tensor]:
+        return {name: getattr(self, f"gram_{name}") for name in self.style_layers}
+
+    def forward(self, output: torch.Tensor, content: torch.Tensor) -> dict[str, torch.Tensor]:
+        if not self.has_style:
+            raise RuntimeError("PerceptualLoss.set_style() must be called before computing the loss")
+        out_feats = self.vgg(output, self.taps)
+        with torch.no_grad():
+            content_feats = self.vgg(content, tuple(self.content_layers))
+        c_loss = sum(
+            w * content_loss(out_feats[n], content_feats[n]) / (content_feats[n].float().pow(2).mean() + self.eps)
+            for n, w in self.content_layers.items()
+        )
+        s_loss = sum(
+            w * style_loss(gram_matrix(out_feats[n]), getattr(self, f"gram_{n}")) / getattr(self, f"gram_norm_{n}")
+            for n, w in self.style_layers.items()
+        )
+        terms = {
+            "content": self.content_weight * c_loss,
+            "style": self.style_weight * s_loss,
+            "tv": self.tv_weight * total_variation(output),
+        }
+        terms["total"] = terms["content"] + terms["style"] + terms["tv"]
+        return terms
+
+
+def build_loss(cfg: Mapping[str, Any], style_image: torch.Tensor, assets_dir: str | Path | None = None
+               ) -> tuple[PerceptualLoss, dict[str, str]]:
+    """Build the loss from a ``loss`` config (arch, weights, layers, loss weights) and a style image.
+
+    Returns the loss and the description of the VGG weights it loaded."""
+    content_layers = dict(cfg["content_layers"])
+    style_layers = dict(cfg["style_layers"])
+    vgg, vgg_info = load_vgg(cfg["arch"], cfg["weights"], [*content_layers, *style_layers], assets_dir)
+    loss = PerceptualLoss(vgg, content_layers, style_layers, float(cfg["content_weight"]),
+                          float(cfg["style_weight"]), float(cfg["tv_weight"]))
+    loss.set_style(style_image.unsqueeze(0) if style_image.dim() == 3 else style_image)
+    return loss, vgg_info

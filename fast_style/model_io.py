@@ -1,0 +1,73 @@
+"""The exported model file: transformer weights plus everything to rebuild it and recompute its loss.
+
+The file holds only tensors and plain Python values, so it loads with ``torch.load(weights_only=True)``
+and never runs code. Lightning checkpoints written by training carry the same metadata under
+``"fast_style"``, so either file can be used for inference.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from fast_style.errors import FastStyleError
+from fast_style.transformer import TransformerNet
+
+FORMAT = "fast_style/1"
+
+
+def export_model(path: str | Path, transformer: nn.Module, meta: dict[str, Any]) -> Path:
+    """Write ``meta`` (model, loss, style, vgg, ...) and the transformer's weights atomically to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT, **meta,
+               "state_dict": {k: v.detach().cpu().clone() for k, v in transformer.state_dict().items()}}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def read_model_file(path: str | Path) -> dict[str, Any]:
+    """Load an exported ``.pt`` or a training ``.ckpt`` safely and return the exported-file layout."""
+    path = Path(path)
+    if not path.is_file():
+        raise FastStyleError(f"model={path}: file not found; give an exported .pt or a training .ckpt")
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - unpickling refused or not a torch file at all
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise FastStyleError(f"model={path}: refused, not a fast_style model file that loads safely ({reason})") from err
+    if isinstance(raw, dict) and raw.get("format") == FORMAT:
+        return raw
+    if isinstance(raw, dict) and isinstance(raw.get("fast_style"), dict) and "state_dict" in raw:
+        prefix = "transformer."
+        state = {k[len(prefix):]: v for k, v in raw["state_dict"].items() if k.startswith(prefix)}
+        return {**raw["fast_style"], "state_dict": state}
+    raise FastStyleError(f"model={path}: not a fast_style model (no '{FORMAT}' export or training checkpoint)")
+
+
+def build_transformer(model_cfg: dict[str, Any]) -> TransformerNet:
+    """Rebuild the network from the ``model`` section of a model file."""
+    kwargs = {k: v for k, v in model_cfg.items() if not k.startswith("_")}
+    return TransformerNet(**kwargs)
+
+
+def load_model(path: str | Path) -> tuple[TransformerNet, dict[str, Any]]:
+    """The transformer (eval mode, weights loaded) and the file's metadata."""
+    meta = read_model_file(path)
+    net = build_transformer(meta["model"])
+    try:
+        net.load_state_dict(meta["state_dict"])
+    except RuntimeError as err:
+        raise FastStyleError(f"model={path}: weights do not fit its model config ({str(err).splitlines()[0]})") from err
+    return net.eval(), meta

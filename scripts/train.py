@@ -1,0 +1,76 @@
+"""Train a fast style network: ``python scripts/train.py style=starry_night``.
+
+Composes configs/train.yaml (style, model, loss, data, optim, trainer, logger), trains with Lightning,
+keeps checkpoints for resuming, and exports ``<run>/export/<style>.pt`` for single-pass inference.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import hydra
+import pytorch_lightning as pl
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from pytorch_lightning.callbacks import ModelCheckpoint, OnExceptionCheckpoint
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fast_style.config import to_dict  # noqa: E402
+from fast_style.errors import FastStyleError  # noqa: E402
+from fast_style.losses import build_loss  # noqa: E402
+from fast_style.model_io import export_model  # noqa: E402
+from fast_style.module import StyleTransferModule  # noqa: E402
+from fast_style.style import load_style  # noqa: E402
+
+
+def train(cfg: DictConfig) -> Path | None:
+    """Run training; return the exported model path (on rank 0) or None (other ranks)."""
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    if cfg.resume and not Path(cfg.resume).is_file():
+        raise FastStyleError(f"resume={cfg.resume}: checkpoint not found; give a .ckpt from <run>/checkpoints/")
+    pl.seed_everything(cfg.seed, workers=True)
+
+    style_image, style_info = load_style(cfg.style, cfg.assets_dir)
+    criterion, vgg_info = build_loss(cfg.loss, style_image, cfg.assets_dir)
+    print(f"style: {style_info['name']} ({style_info['file']}, sha256 {style_info['sha256'][:12]})")
+    print(f"VGG weights: {vgg_info['arch']} from {vgg_info['source']} (sha256 {vgg_info['sha256'][:12]})")
+
+    meta = {"model": to_dict(cfg.model), "loss": to_dict(cfg.loss), "style": style_info, "vgg": vgg_info,
+            "data": {"image_size": cfg.data.image_size}}
+    module = StyleTransferModule(instantiate(cfg.model), criterion, instantiate(cfg.optim),
+                                 preview_every=cfg.preview_every, meta=meta, preview_dir=run_dir / "previews")
+    datamodule = instantiate(cfg.data)
+    checkpoints = run_dir / "checkpoints"
+    callbacks = [
+        ModelCheckpoint(dirpath=checkpoints, filename="step_{step:07d}", auto_insert_metric_name=False,
+                        every_n_train_steps=cfg.checkpoint_every, save_top_k=-1, save_last=True),
+        OnExceptionCheckpoint(dirpath=checkpoints, filename="interrupted"),
+    ]
+    trainer: pl.Trainer = instantiate(cfg.trainer, logger=instantiate(cfg.logger), callbacks=callbacks)
+    # Without resume=..., "last" continues a run whose hydra.run.dir already holds checkpoints.
+    warnings.filterwarnings("ignore", message=r".*no last checkpoint available")
+    warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode")  # the frozen VGG, on purpose
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.resume or "last")
+    if not trainer.is_global_zero:
+        return None
+    meta["train"] = {"steps": trainer.global_step}
+    return export_model(run_dir / "export" / f"{style_info['name']}.pt", module.transformer, meta)
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="train")
+def main(cfg: DictConfig) -> None:
+    try:
+        path = train(cfg)
+    except FastStyleError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    if path is not None:
+        print(f"exported: {path}")
+
+
+if __name__ == "__main__":
+    main()
