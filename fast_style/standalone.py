@@ -1,0 +1,130 @@
+"""Standalone models (TorchScript, ONNX) that run without this package, and loading any model file.
+
+A standalone model takes ``image``: float32 ``[N, 3, H, W]`` in [0, 1] (H, W >= 8) and returns the
+stylised image of the same shape. ``strength``/``preserve_color`` are applied by ``infer.py`` around
+it, not baked in. The model's metadata (style, training steps, ...) travels inside the file as JSON:
+TorchScript extra file ``fast_style.json``, ONNX ``metadata_props["fast_style"]``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from fast_style.errors import FastStyleError
+from fast_style.model_io import load_model
+
+META_KEY = "fast_style"
+STANDALONE_FORMATS = ("torchscript", "onnx")
+# torch.jit is deprecated in favour of torch.export, but TorchScript files are what many C++/mobile
+# runtimes load; the warnings say nothing the user can act on.
+JIT_DEPRECATED = r".*torch\.jit\.\w+` is deprecated"
+# Traced at a size that is not a multiple of 4 in either direction, so that the exporter records the
+# network's pad-to-a-multiple-of-4 step instead of dropping it as a no-op.
+EXAMPLE_SIZE = (67, 61)
+
+
+def _describe(meta: dict[str, Any]) -> dict[str, Any]:
+    """The JSON-safe part of a model file's metadata that a standalone model carries along."""
+    return json.loads(json.dumps({k: v for k, v in meta.items() if k != "state_dict"}, default=str))
+
+
+def _write_atomically(path: Path, write: Callable[[str], None]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def export_torchscript(net: nn.Module, meta: dict[str, Any], path: str | Path) -> Path:
+    """Script (not trace) the network, so its size-dependent padding keeps working at every size."""
+    extra = {f"{META_KEY}.json": json.dumps(_describe(meta))}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=JIT_DEPRECATED, category=FutureWarning)
+        scripted = torch.jit.script(net.eval())
+        return _write_atomically(Path(path), lambda tmp: torch.jit.save(scripted, tmp, _extra_files=extra))
+
+
+def export_onnx(net: nn.Module, meta: dict[str, Any], path: str | Path) -> Path:
+    """Export with dynamic batch, height and width (torch.export based exporter, opset of this torch)."""
+    import onnx
+    from torch.export import Dim
+
+    def write(tmp: str) -> None:
+        example = torch.rand(1, 3, *EXAMPLE_SIZE)
+        dims = {0: Dim("batch", max=4096), 2: Dim("height", min=8, max=65536), 3: Dim("width", min=8, max=65536)}
+        torch.onnx.export(net.eval(), (example,), tmp, dynamo=True, input_names=["image"],
+                          output_names=["stylized"], dynamic_shapes={"x": dims}, verbose=False)
+        model = onnx.load(tmp)
+        model.metadata_props.add(key=META_KEY, value=json.dumps(_describe(meta)))
+        onnx.save(model, tmp)
+
+    return _write_atomically(Path(path), write)
+
+
+class OnnxModel:
+    """An ONNX file run by onnxruntime, called like a module: CPU or CUDA tensor in, same device out."""
+
+    def __init__(self, path: Path, device: torch.device) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as err:
+            raise FastStyleError(f"model={path}: ONNX models need onnxruntime (pip install 'fast_style[export]')") from err
+        providers = ["CPUExecutionProvider"]
+        if device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
+            providers.insert(0, "CUDAExecutionProvider")
+        try:
+            self.session = ort.InferenceSession(str(path), providers=providers)
+        except Exception as err:  # noqa: BLE001 - onnxruntime raises its own exception types
+            raise FastStyleError(f"model={path}: not a loadable ONNX model ({str(err).splitlines()[0]})") from err
+        self.input_name = self.session.get_inputs()[0].name
+        self.meta = json.loads(self.session.get_modelmeta().custom_metadata_map.get(META_KEY, "{}"))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.session.run(None, {self.input_name: x.detach().float().cpu().numpy()})[0]
+        return torch.from_numpy(y).to(x.device)
+
+
+def is_torchscript(path: Path) -> bool:
+    """TorchScript archives hold ``code/``; ``torch.save`` files (our .pt, .ckpt) do not."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any("/code/" in name for name in archive.namelist())
+
+
+def load_any_model(path: str | Path, device: torch.device) -> tuple[Callable[[torch.Tensor], torch.Tensor], dict[str, Any]]:
+    """Any model file ``infer.py`` accepts, on ``device``: our exported ``.pt`` or a training ``.ckpt``
+    (loaded with ``weights_only=True``), a TorchScript file, or an ONNX file. Returns (model, metadata)."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FastStyleError(f"model={path}: file not found; give an exported .pt, a training .ckpt, "
+                             "or a TorchScript/ONNX file from scripts/export.py")
+    if path.suffix.lower() == ".onnx":
+        onnx_model = OnnxModel(path, device)
+        return onnx_model, {**onnx_model.meta, "kind": "onnx"}
+    if is_torchscript(path):
+        extra = {f"{META_KEY}.json": ""}
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=JIT_DEPRECATED, category=FutureWarning)
+                scripted = torch.jit.load(str(path), map_location=device, _extra_files=extra)
+        except Exception as err:  # noqa: BLE001 - torch.jit raises RuntimeError and friends
+            raise FastStyleError(f"model={path}: not a loadable TorchScript model ({str(err).splitlines()[0]})") from err
+        return scripted.eval(), {**json.loads(extra[f"{META_KEY}.json"] or "{}"), "kind": "torchscript"}
+    net, meta = load_model(path)
+    return net.to(device), {**_describe(meta), "kind": "fast_style"}
