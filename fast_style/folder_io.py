@@ -60,10 +60,13 @@ def plan_jobs(input: str | Path, output: str | Path, format: str | None = None, 
         if str(format).lower() not in FORMATS:
             raise FastStyleError(f"format={format}: use png, jpg or webp, or leave it unset to keep each input's format")
         suffix = FORMATS[str(format).lower()]
+    if not root.exists():
+        raise FastStyleError(f"input={root}: not found; give a folder of images or one image file")
     sources = find_images(root)
     if root.is_dir():
         out_resolved = out_root.resolve()
-        sources = [s for s in sources if not s.resolve().is_relative_to(out_resolved)]
+        if out_resolved != root.resolve():  # the same folder is refused below, file by file
+            sources = [s for s in sources if not s.resolve().is_relative_to(out_resolved)]
         targets = [out_root / s.relative_to(root) for s in sources]
     elif out_root.suffix.lower() in IMAGE_EXTENSIONS:  # one file in, one named file out
         targets = [out_root]

@@ -1,0 +1,287 @@
+"""scripts/infer.py and the inference core: folders in, stylised folders out, odd files, tiling, controls."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import run_script
+from fast_style.errors import FastStyleError
+from fast_style.folder_io import plan_jobs, stylize_folder
+from fast_style.image_io import load_image, pil_to_tensor
+from fast_style.inference import Stylizer, choose_device, choose_precision, luminance
+from fast_style.model_io import load_model
+from fast_style.standalone import load_any_model
+from fast_style.tiling import ramp, tile_starts
+
+CPU = torch.device("cpu")
+
+
+def photo(width: int, height: int, seed: int = 0) -> Image.Image:
+    """A smooth colourful test picture (mid-tones, so stylisation and chroma are measurable)."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    rgb = np.stack([128 + 90 * np.sin(x / 7 + seed), 128 + 90 * np.cos(y / 5 - seed),
+                    40 + 170 * (x + y) / (width + height)], axis=-1)
+    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB")
+
+
+def difference(a: Image.Image, b: Image.Image) -> float:
+    return float(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)).mean() / 255)
+
+
+@pytest.fixture(scope="module")
+def styled(styled_model: Path) -> torch.nn.Module:
+    return load_model(styled_model)[0]
+
+
+def make_tree(root: Path) -> tuple[dict[str, tuple[int, int]], list[str]]:
+    """Every kind of file the issue lists; returns ({good relative path: expected output size}, [bad paths])."""
+    (root / "a" / "b").mkdir(parents=True)
+    good: dict[str, tuple[int, int]] = {}
+
+    def put(rel: str, image: Image.Image, **options: object) -> None:
+        image.save(root / rel, **options)
+        good[rel] = image.size
+
+    put("top.jpg", photo(64, 48), quality=95)
+    put("a/b/deep.png", photo(48, 40, 1))
+    put("a/pic.webp", photo(40, 56, 2), quality=95)
+    put("gray.png", photo(50, 30, 3).convert("L"))
+    rgba = photo(33, 47, 4).convert("RGBA")
+    rgba.putalpha(Image.linear_gradient("L").resize(rgba.size))
+    put("rgba.png", rgba)
+    put("cmyk.jpg", photo(45, 45, 5).convert("CMYK"), quality=95)
+    sixteen = (np.asarray(photo(40, 32, 6).convert("L"), np.uint16) * 257)
+    put("a/sixteen.png", Image.fromarray(sixteen))
+    put("odd.png", photo(37, 53, 7))
+    put("my photo é ü.png", photo(41, 29, 8))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 40x30, displayed rotated by 90 degrees: 30x40
+    photo(40, 30, 9).save(root / "rotated.jpg", exif=exif, quality=95)
+    good["rotated.jpg"] = (30, 40)
+    full = (root / "top.jpg").read_bytes()
+    (root / "a" / "truncated.jpg").write_bytes(full[: len(full) // 2])
+    (root / "notes.jpg").write_text("this is not an image\n")
+    assert Image.open(root / "a/sixteen.png").mode.startswith("I")
+    return good, ["a/truncated.jpg", "notes.jpg"]
+
+
+def test_contract_stylises_a_mixed_folder_and_reports_broken_files(tmp_path: Path, styled_model: Path) -> None:
+    src, out = tmp_path / "in put", tmp_path / "out"
+    good, bad = make_tree(src)
+    result = run_script("infer.py", f"model={styled_model}", f"input={src}", f"output={out}", "num_workers=0",
+                        "batch_size=4")
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == f"stylized {len(good)}, skipped {len(bad)}"
+    skipped = [line for line in result.stderr.splitlines() if line.startswith("skipped ")]
+    assert len(skipped) == len(bad)
+    for rel in bad:
+        assert sum(str(src / rel) in line for line in skipped) == 1
+    written = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    assert written == set(good)  # same names and relative paths, nothing for broken files, no temp files
+    for rel, size in good.items():
+        output = Image.open(out / rel)
+        assert output.size == size, rel
+        assert difference(load_image(src / rel), output.convert("RGB")) > 0.03, f"{rel} looks unstylised"
+
+    # A rerun only has the broken files left to try; overwrite=true redoes everything.
+    todo, existing = plan_jobs(src, out)
+    assert (sorted(str(j.source.relative_to(src)) for j in todo), existing) == (sorted(bad), len(good))
+    assert len(plan_jobs(src, out, overwrite=True)[0]) == len(good) + len(bad)
+
+
+def test_output_paths_never_replace_inputs_or_each_other(tmp_path: Path) -> None:
+    photo(16, 16).save(tmp_path / "a.jpg")
+    photo(16, 16).save(tmp_path / "a.png")
+    with pytest.raises(FastStyleError, match="would overwrite the input"):
+        plan_jobs(tmp_path, tmp_path)
+    with pytest.raises(FastStyleError, match="would both be written"):
+        plan_jobs(tmp_path, tmp_path / "out", format="png")
+    with pytest.raises(FastStyleError, match="format=gif"):
+        plan_jobs(tmp_path, tmp_path / "out", format="gif")
+    (tmp_path / "a.png").unlink()
+    (tmp_path / "styled").mkdir()
+    photo(16, 16).save(tmp_path / "styled" / "a.jpg")  # an earlier output inside the input folder
+    jobs, _ = plan_jobs(tmp_path, tmp_path / "styled", overwrite=True)
+    assert [(j.source, j.target) for j in jobs] == [(tmp_path / "a.jpg", tmp_path / "styled" / "a.jpg")]
+
+
+def test_max_size_and_decompression_bomb_guard(tmp_path: Path, styled: torch.nn.Module, capsys) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    photo(120, 80).save(src / "big.png")
+    photo(30, 20).save(src / "small.png")
+    stylizer = Stylizer(styled, CPU)
+    jobs, _ = plan_jobs(src, tmp_path / "out")
+    summary = stylize_folder(stylizer, jobs, max_size=60, progress=False)
+    assert (summary.stylized, summary.skipped) == (2, 0)
+    assert Image.open(tmp_path / "out" / "big.png").size == (60, 40)
+    assert Image.open(tmp_path / "out" / "small.png").size == (30, 20)  # never enlarged
+
+    jobs, _ = plan_jobs(src, tmp_path / "guarded")
+    summary = stylize_folder(stylizer, jobs, max_pixels=5000, progress=False)
+    assert (summary.stylized, summary.skipped) == (1, 1)
+    message = capsys.readouterr().err
+    assert f"skipped {src / 'big.png'}: refused as a possible decompression bomb" in message
+    assert "max_pixels" in message
+    assert not (tmp_path / "guarded" / "big.png").exists()
+    assert Image.MAX_IMAGE_PIXELS not in (None, 5000)  # the limit does not leak out of the run
+
+
+def test_strength_blends_with_the_photo(tmp_path: Path, styled: torch.nn.Module) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    photo(45, 37).save(src / "p.png")
+    outputs = {}
+    for strength in (0.0, 0.5, 1.0):
+        jobs, _ = plan_jobs(src, tmp_path / str(strength))
+        stylize_folder(Stylizer(styled, CPU, strength=strength), jobs, progress=False)
+        outputs[strength] = np.asarray(Image.open(tmp_path / str(strength) / "p.png"), np.float64)
+    original = np.asarray(Image.open(src / "p.png"), np.float64)
+    assert np.array_equal(outputs[0.0], original)
+    assert np.abs(outputs[1.0] - original).mean() > 10
+    assert np.abs(outputs[0.5] - (original + outputs[1.0]) / 2).max() <= 1.0  # uint8 rounding only
+
+
+def chroma(image: torch.Tensor) -> torch.Tensor:
+    """Cb and Cr (BT.601) of ``[B, 3, H, W]``."""
+    y = luminance(image)
+    return torch.cat([(image[:, 2:3] - y) * 0.564, (image[:, 0:1] - y) * 0.713], dim=1)
+
+
+def test_preserve_color_keeps_the_photos_chroma(styled: torch.nn.Module) -> None:
+    x = pil_to_tensor(photo(64, 48))[None]
+    kept = Stylizer(styled, CPU, preserve_color=True)(x)
+    full = Stylizer(styled, CPU)(x)
+    inside = ((kept > 0) & (kept < 1)).all(dim=1, keepdim=True).expand(-1, 2, -1, -1)  # not clipped
+    assert inside.float().mean() > 0.9
+    assert (chroma(kept) - chroma(x))[inside].abs().max() < 1e-5
+    assert (chroma(full) - chroma(x)).abs().mean() > 0.02  # the plain output does change colours
+    assert (luminance(kept) - luminance(x)).abs().mean() > 0.02  # and the luminance is stylised
+    assert torch.allclose(luminance(kept)[inside[:, :1]], luminance(full)[inside[:, :1]], atol=1e-5)
+
+
+def test_batches_match_single_images(styled: torch.nn.Module) -> None:
+    batch = torch.stack([pil_to_tensor(photo(40, 32, seed)) for seed in range(3)])
+    together = Stylizer(styled, CPU)(batch)
+    alone = torch.cat([Stylizer(styled, CPU)(image[None]) for image in batch])
+    assert (together - alone).abs().max() < 1e-5
+    split = Stylizer(styled, CPU, memory=2 * 40 * 32 * 1024 * 2)  # room for two images per pass
+    assert split.plan(3, 32, 40) == (2, None)
+    assert (split(batch) - together).abs().max() < 1e-5
+
+
+def test_tiles_match_the_untiled_image_without_seams(styled: torch.nn.Module) -> None:
+    # 144x304 fits one 224x224 tile's area, so the shared instance-norm statistics are the untiled ones;
+    # the 160 px overlap discards 40 px at each inner tile edge, beyond the small net's receptive field (38 px).
+    x = pil_to_tensor(photo(304, 144))[None]
+    whole = Stylizer(styled, CPU, tile=None)(x)
+    tiled = Stylizer(styled, CPU, tile=224, overlap=160)(x)
+    assert tile_starts(304, 224, 160) == [0, 64, 128]
+    assert (whole - x).abs().mean() > 0.03
+    error = (tiled - whole).abs()
+    assert error.max() < 1e-3  # everywhere, so also along the tile borders at x = 64..288: no seam
+
+
+def test_auto_tiling_when_an_image_does_not_fit(styled: torch.nn.Module) -> None:
+    x = pil_to_tensor(photo(304, 144))[None]
+    stylizer = Stylizer(styled, CPU, overlap=32, memory=200 * 200 * 1024 * 2)  # room for ~200x200 px
+    assert stylizer.plan(1, 144, 304) == (1, 200)
+    assert stylizer.plan(1, 100, 100) == (1, None)
+    tiled = stylizer(x)
+    whole = Stylizer(styled, CPU, tile=None)(x)
+    # Statistics from the image shrunk to 200x200 px and a short overlap: close, not identical.
+    assert tiled.shape == whole.shape
+    assert (tiled - whole).abs().mean() < 0.5 * (whole - x).abs().mean()
+
+
+def test_blend_weights_sum_to_one() -> None:
+    length, tile, overlap = 500, 160, 64
+    total = torch.zeros(length)
+    for start in tile_starts(length, tile, overlap):
+        stop = min(start + tile, length)
+        total[start:stop] += ramp(start, stop, length, overlap)
+    assert torch.allclose(total, torch.ones(length))
+    assert tile_starts(500, 160, 64)[-1] + 160 >= 500
+
+
+def test_checkpoint_and_export_give_the_same_result(trained_run: Path, exported_model: Path) -> None:
+    x = pil_to_tensor(photo(40, 24))[None]
+    from_pt, meta = load_any_model(exported_model, CPU)
+    from_ckpt, ckpt_meta = load_any_model(trained_run / "checkpoints" / "last.ckpt", CPU)
+    assert meta["style"]["name"] == ckpt_meta["style"]["name"] == "starry_night"
+    with torch.inference_mode():
+        assert torch.equal(from_pt(x), from_ckpt(x))
+
+
+class RunsCode:
+    """Unpickling this runs a shell command: what a malicious "model" file would do."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return os.system, (f"touch '{self.marker}'",)
+
+
+def test_model_file_that_runs_code_is_refused(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": "fast_style/1", "payload": RunsCode(marker)}, evil)
+    src = tmp_path / "in"
+    src.mkdir()
+    photo(16, 16).save(src / "p.png")
+    result = run_script("infer.py", f"model={evil}", f"input={src}", f"output={tmp_path / 'out'}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: model={evil}: refused")
+    assert not marker.exists() and not (tmp_path / "out").exists()
+
+    plain = tmp_path / "plain.ckpt"
+    plain.write_bytes(pickle.dumps(RunsCode(marker)))
+    with pytest.raises(FastStyleError, match="refused"):
+        load_any_model(plain, CPU)
+    assert not marker.exists()
+
+
+def test_files_that_are_not_our_models_are_refused(tmp_path: Path) -> None:
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
+    with pytest.raises(FastStyleError, match="not a fast_style model"):
+        load_any_model(tmp_path / "other.pt", CPU)
+    (tmp_path / "broken.onnx").write_bytes(b"\x08\x01garbage")
+    with pytest.raises(FastStyleError, match="not a loadable ONNX model"):
+        load_any_model(tmp_path / "broken.onnx", CPU)
+    with pytest.raises(FastStyleError, match="file not found"):
+        load_any_model(tmp_path / "missing.pt", CPU)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"strength": 1.5}, "strength=1.5"),
+    ({"tile": 30}, "tile=30"),
+    ({"tile": 256, "overlap": 256}, "tile=256"),
+    ({"overlap": 30}, "tile_overlap=30"),
+])
+def test_bad_settings_are_named(styled: torch.nn.Module, kwargs: dict, message: str) -> None:
+    with pytest.raises(FastStyleError, match=message):
+        Stylizer(styled, CPU, **kwargs)
+
+
+def test_bad_device_and_precision_are_named(tmp_path: Path, styled: torch.nn.Module) -> None:
+    with pytest.raises(FastStyleError, match="precision=float16"):
+        choose_precision("float16", CPU)
+    with pytest.raises(FastStyleError, match="device=tpu"):
+        choose_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(FastStyleError, match="device=cuda"):
+            choose_device("cuda")
+    photo(16, 16).save(tmp_path / "p.png")
+    jobs, _ = plan_jobs(tmp_path / "p.png", tmp_path / "out")
+    with pytest.raises(FastStyleError, match="quality=0"):
+        stylize_folder(Stylizer(styled, CPU), jobs, quality=0, progress=False)
+    with pytest.raises(FastStyleError, match="input="):
+        plan_jobs(tmp_path / "nothing-here", tmp_path / "out")
