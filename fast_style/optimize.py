@@ -46,19 +46,6 @@ class OptimResult:
     total_seconds: float = 0.0                            # including the evaluation of the last iterate
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present; anything else is passed to ``torch.device``."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as err:
-        raise FastStyleError(f"device={name!r} is not a torch device; use auto, cpu or cuda[:N]") from err
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise FastStyleError(f"device={name}: CUDA is not available on this machine; use device=cpu or auto")
-    return device
-
-
 def check_settings(method: str, init: str, steps: int, scales: Sequence[float]) -> None:
     """Refuse bad settings before any work is done, naming the setting."""
     if method not in METHODS:

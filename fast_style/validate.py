@@ -124,8 +124,11 @@ def loss_for_model(meta: Mapping[str, Any], assets_dir: str | Path | None = None
 # Measuring ------------------------------------------------------------------------------------------
 
 def _sync(device: torch.device) -> None:
+    """Wait for queued GPU work, so wall times measure the computation, not its launch."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
 
 
 def _warm_up(transformer: nn.Module, criterion: PerceptualLoss, photo: torch.Tensor) -> None:

@@ -21,7 +21,8 @@ import fast_style.config  # noqa: E402,F401 - registers the ${stem:} resolver us
 from fast_style.errors import FastStyleError  # noqa: E402
 from fast_style.image_io import read_tensor, save_image  # noqa: E402
 from fast_style.losses import build_loss  # noqa: E402
-from fast_style.optimize import Iterate, check_settings, optimize, resolve_device  # noqa: E402
+from fast_style.inference import choose_device  # noqa: E402
+from fast_style.optimize import Iterate, check_settings, optimize  # noqa: E402
 from fast_style.style import load_style  # noqa: E402
 
 
@@ -34,7 +35,7 @@ def run(cfg: DictConfig) -> Path:
         raise FastStyleError(f"output={output}: unknown image extension {output.suffix!r}; use .png, .jpg or .webp")
     scales = [float(s) for s in cfg.scales]
     check_settings(cfg.optim.method, cfg.optim.init, cfg.optim.steps, scales)
-    device = resolve_device(cfg.device)
+    device = choose_device(cfg.device)
     try:
         content = read_tensor(cfg.content, max_size=cfg.image_size).unsqueeze(0).to(device)
     except (OSError, ValueError, Image.DecompressionBombError) as err:

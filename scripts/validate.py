@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fast_style.config import CONFIG_DIR  # noqa: E402
 from fast_style.errors import FastStyleError  # noqa: E402
-from fast_style.optimize import resolve_device  # noqa: E402
+from fast_style.inference import choose_device  # noqa: E402
 from fast_style.validate import report_markdown, validate  # noqa: E402
 
 
@@ -26,7 +26,7 @@ def run(cfg: DictConfig) -> dict:
         if not cfg[key]:
             raise FastStyleError(f"{key}=PATH is required: {what}")
     return validate(cfg.model, cfg.input, cfg.output, cfg.image_size, cfg.optim.steps, cfg.optim.lr,
-                    resolve_device(cfg.device), cfg.assets_dir, cfg.style_image)
+                    choose_device(cfg.device), cfg.assets_dir, cfg.style_image)
 
 
 # Stored from configs/validate.yaml rather than read from configs/: there, `model` is the training config group

@@ -1,0 +1,99 @@
+"""Pixel optimisation on the training loss core (fast_style/optimize.py, scripts/optimize.py)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+from conftest import COCO, VGG_WEIGHTS, run_script
+from fast_style.config import CONFIG_DIR
+from fast_style.errors import FastStyleError
+from fast_style.image_io import find_images, read_tensor
+from fast_style.losses import PerceptualLoss, build_loss
+from fast_style.optimize import Iterate, optimize
+from fast_style.style import load_style
+
+PHOTO = find_images(COCO)[0] if COCO.is_dir() else None
+
+
+@pytest.fixture(scope="module")
+def criterion(assets: Path) -> PerceptualLoss:
+    """The loss exactly as scripts/optimize.py builds it from configs/optimize.yaml (style image shrunk for speed)."""
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("optimize", overrides=[f"loss.weights={VGG_WEIGHTS}", "style.size=64"])
+    style_image, _ = load_style(cfg.style, assets)
+    return build_loss(cfg.loss, style_image, assets)[0]
+
+
+@pytest.fixture(scope="module")
+def photo() -> torch.Tensor:
+    return read_tensor(PHOTO, max_size=48).unsqueeze(0)
+
+
+@pytest.mark.parametrize("method", ["lbfgs", "adam"])
+def test_optimisation_lowers_the_loss(criterion: PerceptualLoss, photo: torch.Tensor, method: str) -> None:
+    seen: list[Iterate] = []
+    result = optimize(criterion, photo, steps=6, method=method, callback=seen.append)
+    assert len(result.losses) == len(result.seconds) == 7 == len(seen)
+    assert result.losses[-1] < 0.8 * result.losses[0]
+    assert result.seconds == sorted(result.seconds) and result.total_seconds >= result.seconds[-1]
+    assert result.image.shape == photo.shape and 0 < result.image.min() and result.image.max() < 1
+    # The curve is the loss core's value of each iterate, not a private re-implementation.
+    with torch.no_grad():
+        assert criterion(seen[3].image, photo)["total"].item() == pytest.approx(result.losses[3], rel=1e-5)
+        assert criterion(result.image, photo)["total"].item() == pytest.approx(result.losses[-1], rel=1e-5)
+
+
+def test_coarse_to_fine_and_noise_init(criterion: PerceptualLoss, photo: torch.Tensor) -> None:
+    seen: list[Iterate] = []
+    result = optimize(criterion, photo, steps=2, init="noise", scales=[0.5, 1.0], seed=3, callback=seen.append)
+    assert len(result.losses) == 2 * 2 + 1
+    assert [it.scale for it in seen] == [0.5, 0.5, 1.0, 1.0, 1.0]
+    assert seen[0].image.shape[-2:] == (photo.shape[-2] // 2, photo.shape[-1] // 2)
+    assert result.image.shape == photo.shape
+    again = optimize(criterion, photo, steps=1, init="noise", scales=[0.5, 1.0], seed=3)
+    assert again.losses[0] == pytest.approx(result.losses[0])  # the noise is drawn from the seed
+    from_photo = optimize(criterion, photo, steps=1, scales=[0.5, 1.0])
+    assert from_photo.losses[0] != pytest.approx(result.losses[0])
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"method": "sgd"}, "optim.method='sgd'"),
+    ({"init": "zeros"}, "optim.init='zeros'"),
+    ({"steps": 0}, "optim.steps=0"),
+    ({"scales": [1.0, 0.5]}, "scales="),
+    ({"scales": [0.5]}, "scales="),
+])
+def test_bad_settings_are_refused(criterion: PerceptualLoss, photo: torch.Tensor, settings: dict, message: str) -> None:
+    with pytest.raises(FastStyleError, match=re.escape(message)):
+        optimize(criterion, photo, **{"steps": 1, **settings})
+
+
+def test_optimize_script_contract(tmp_path: Path, assets: Path) -> None:
+    output = tmp_path / "o.png"
+    result = run_script("optimize.py", f"content={PHOTO}", "style=starry_night", f"loss.weights={VGG_WEIGHTS}",
+                        "optim.steps=5", "image_size=48", f"output={output}", f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    start, end = map(float, re.search(r"loss: start (\S+), end (\S+) ", result.stdout).groups())
+    assert end < start
+    assert max(read_tensor(output).shape[-2:]) == 48
+    assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+
+
+@pytest.mark.parametrize("override, message", [
+    ("content=/nonexistent/photo.jpg", "content=/nonexistent/photo.jpg: cannot read"),
+    ("output=out.txt", "output=out.txt: unknown image extension"),
+])
+def test_optimize_script_bad_input(tmp_path: Path, assets: Path, override: str, message: str) -> None:
+    args = {"content": f"content={PHOTO}", "output": f"output={tmp_path / 'o.png'}"}
+    args[override.split("=")[0]] = override
+    result = run_script("optimize.py", *args.values(), f"loss.weights={VGG_WEIGHTS}", "optim.steps=1",
+                        "image_size=32", f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert not list(tmp_path.glob("o.png")) and not list(tmp_path.glob("out.txt"))
