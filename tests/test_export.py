@@ -1,0 +1,83 @@
+"""scripts/export.py: standalone TorchScript and ONNX models that match PyTorch and run without fast_style."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import run_script
+from fast_style.inference import Stylizer
+from fast_style.model_io import load_model
+from fast_style.standalone import load_any_model
+
+CPU = torch.device("cpu")
+
+# Runs in a fresh interpreter outside the repository: only torch / onnxruntime, never fast_style.
+STANDALONE = """
+import sys, numpy as np, torch, onnxruntime
+x = np.load(sys.argv[1])
+ts = torch.jit.load(sys.argv[2])
+with torch.inference_mode():
+    np.save(sys.argv[4], ts(torch.from_numpy(x)).numpy())
+session = onnxruntime.InferenceSession(sys.argv[3], providers=["CPUExecutionProvider"])
+np.save(sys.argv[5], session.run(None, {"image": x})[0])
+assert not any(name.startswith("fast_style") for name in sys.modules), "standalone model imported fast_style"
+"""
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory: pytest.TempPathFactory, styled_model: Path) -> dict[str, Path]:
+    """Both standalone files of the styled model, written by the script (which checks them itself)."""
+    out = tmp_path_factory.mktemp("exports")
+    files = {}
+    for fmt, name in (("torchscript", "styled.torchscript.pt"), ("onnx", "styled.onnx")):
+        result = run_script("export.py", f"model={styled_model}", f"format={fmt}", f"output={out / name}")
+        assert result.returncode == 0, result.stderr[-2000:]
+        reported = re.search(r"max abs difference vs PyTorch on a random 96x128 image: (\S+)", result.stdout)
+        assert reported and float(reported.group(1)) < 1e-4, result.stdout
+        files[fmt] = out / name
+    return files
+
+
+def test_standalone_models_match_pytorch_without_fast_style(tmp_path: Path, exports: dict[str, Path],
+                                                             styled_model: Path) -> None:
+    x = torch.rand(2, 3, 37, 53, generator=torch.Generator().manual_seed(1))  # batch and odd size: dynamic shapes
+    np.save(tmp_path / "x.npy", x.numpy())
+    result = subprocess.run([sys.executable, "-c", STANDALONE, str(tmp_path / "x.npy"), str(exports["torchscript"]),
+                             str(exports["onnx"]), str(tmp_path / "ts.npy"), str(tmp_path / "onnx.npy")],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    net = load_model(styled_model)[0]
+    with torch.inference_mode():
+        expected = net(x)
+    assert (expected - x).abs().mean() > 0.03  # a model that visibly changes the input, so parity means something
+    for fmt in ("ts", "onnx"):
+        got = torch.from_numpy(np.load(tmp_path / f"{fmt}.npy"))
+        assert got.shape == expected.shape
+        assert (got - expected).abs().max() < 1e-4, fmt
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_infer_runs_standalone_models_with_tiling_and_metadata(exports: dict[str, Path], styled_model: Path,
+                                                               fmt: str) -> None:
+    model, meta = load_any_model(exports[fmt], CPU)
+    assert (meta["kind"], meta["style"]["name"]) == (fmt, "starry_night")
+    x = torch.rand(1, 3, 96, 200, generator=torch.Generator().manual_seed(2))
+    reference = Stylizer(load_model(styled_model)[0], CPU, tile=None)(x)
+    assert (Stylizer(model, CPU, tile=None)(x) - reference).abs().max() < 1e-4
+    # Standalone models keep per-tile instance-norm statistics: blended, close, not exact.
+    tiled = Stylizer(model, CPU, tile=128, overlap=64)(x)
+    assert (tiled - reference).abs().mean() < 0.5 * (reference - x).abs().mean()
+
+
+def test_export_refuses_unknown_format(tmp_path: Path, styled_model: Path) -> None:
+    result = run_script("export.py", f"model={styled_model}", "format=tflite", f"output={tmp_path / 'm.tflite'}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == "error: format=tflite: use torchscript or onnx"
+    assert not (tmp_path / "m.tflite").exists()
