@@ -166,6 +166,32 @@ def side_by_side(panels: Sequence[torch.Tensor | None], labels: Sequence[str]) -
     return canvas
 
 
+def compare(transformer: nn.Module, criterion: PerceptualLoss, photo: torch.Tensor, steps: int,
+            lr: float | None = None) -> tuple[dict[str, Any], Image.Image]:
+    """The network against ``steps`` L-BFGS iterations from ``photo`` on ``criterion``: the figures of
+    one report entry, and the side-by-side picture."""
+    net_loss, net_seconds, stylised = network_loss(transformer, criterion, photo)
+    matched: dict[str, Any] = {}
+
+    def keep_first_match(it: Iterate) -> None:
+        if not matched and it.terms["total"] <= net_loss:
+            matched.update(seconds=it.seconds, image=it.image.clone())
+
+    result = optimize(criterion, photo, steps, method="lbfgs", lr=lr, init="content", callback=keep_first_match)
+    match = iterations_to_match(result.losses, net_loss)
+    record = {
+        "height": photo.shape[-2], "width": photo.shape[-1],
+        "network_loss": net_loss, "network_seconds": net_seconds,
+        "optimisation_losses": result.losses, "optimisation_elapsed": result.seconds,
+        "optimisation_seconds": result.total_seconds,
+        "lbfgs_iterations_to_match": match, "optimisation_seconds_to_match": matched.get("seconds"),
+    }
+    labels = ["content", f"network\nloss {net_loss:.4g}",
+              "L-BFGS\nno match" if match is None else f"L-BFGS it {match}\nloss {result.losses[match]:.4g}",
+              f"L-BFGS it {steps}\nloss {result.losses[-1]:.4g}"]
+    return record, side_by_side([photo, stylised, matched.get("image"), result.image], labels)
+
+
 def _write_text(path: Path, text: str) -> None:
     """Atomic write: a report is either the old one or the new one, never half of one."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
@@ -253,7 +279,6 @@ def validate(model: str | Path, inputs: str | Path, output: str | Path, image_si
     report: dict[str, Any] = {"model": str(model), "style": meta["style"], "loss": meta["loss"],
                               "image_size": image_size, "steps": steps, "device": str(device),
                               "summary": {}, "images": [], "skipped": []}
-    warmed_up = False
     for path in files:
         name = path.relative_to(root).as_posix()
         try:
@@ -262,38 +287,19 @@ def validate(model: str | Path, inputs: str | Path, output: str | Path, image_si
             log.warning("skipping unreadable image %s (%s)", path, err)
             report["skipped"].append(name)
             continue
-        if not warmed_up:
+        if not report["images"]:
             _warm_up(transformer, criterion, photo)
-            warmed_up = True
-        net_loss, net_seconds, stylised = network_loss(transformer, criterion, photo)
-        matched: dict[str, Any] = {}
-
-        def keep_first_match(it: Iterate) -> None:
-            if not matched and it.terms["total"] <= net_loss:
-                matched.update(index=it.index, seconds=it.seconds, image=it.image.clone())
-
-        result = optimize(criterion, photo, steps, method="lbfgs", lr=lr, init="content", callback=keep_first_match)
-        record = {
-            "image": name, "height": photo.shape[-2], "width": photo.shape[-1],
-            "network_loss": net_loss, "network_seconds": net_seconds,
-            "optimisation_losses": result.losses, "optimisation_elapsed": result.seconds,
-            "optimisation_seconds": result.total_seconds,
-            "lbfgs_iterations_to_match": iterations_to_match(result.losses, net_loss),
-            "optimisation_seconds_to_match": matched.get("seconds"),
-            "side_by_side": f"side_by_side/{Path(name).with_suffix('.png').as_posix()}",
-        }
-        match = record["lbfgs_iterations_to_match"]
-        labels = ["content", f"network\nloss {net_loss:.4g}",
-                  "L-BFGS\nno match" if match is None else f"L-BFGS it {match}\nloss {result.losses[match]:.4g}",
-                  f"L-BFGS it {steps}\nloss {result.losses[-1]:.4g}"]
-        save_image(side_by_side([photo, stylised, matched.get("image"), result.image], labels),
-                   output / record["side_by_side"])
+        record, panels = compare(transformer, criterion, photo, steps, lr)
+        record = {"image": name, **record,
+                  "side_by_side": f"side_by_side/{Path(name).with_suffix('.png').as_posix()}"}
+        save_image(panels, output / record["side_by_side"])
         report["images"].append(record)
         report["summary"] = summarize(report["images"])
         _write_text(output / "report.json", json.dumps(report, indent=2))
         _write_text(output / "report.md", report_markdown(report))
         log.info("%s: network loss %.4g in %.4f s; L-BFGS matched at iteration %s; loss after %d: %.4g (%.2f s)",
-                 name, net_loss, net_seconds, match, steps, result.losses[-1], result.total_seconds)
+                 name, record["network_loss"], record["network_seconds"], record["lbfgs_iterations_to_match"], steps,
+                 record["optimisation_losses"][-1], record["optimisation_seconds"])
     if not report["images"]:
         raise FastStyleError(f"input={inputs}: none of the {len(files)} images could be read")
     return report

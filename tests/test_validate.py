@@ -20,7 +20,7 @@ from fast_style.losses import build_loss
 from fast_style.model_io import load_model, read_model_file
 from fast_style.style import load_style
 from fast_style.validate import (find_style_image, find_vgg_weights, iterations_to_match, loss_for_model, network_loss,
-                                 summarize)
+                                 summarize, validate)
 
 
 def test_iterations_to_match_on_a_hand_made_curve() -> None:
@@ -152,3 +152,17 @@ def test_model_without_loss_metadata_is_refused(exported_model: Path, tmp_path: 
     meta = read_model_file(_edited_model(exported_model, tmp_path, loss=None))
     with pytest.raises(FastStyleError, match="carries no loss metadata"):
         loss_for_model(meta, None)
+
+
+@pytest.mark.parametrize("image_size, steps, empty_input, message", [
+    (8, 1, False, "image_size=8: give at least 16 px"),
+    (32, 0, False, "optim.steps=0: need at least 1"),
+    (32, 1, True, "no images found"),
+])
+def test_bad_settings_are_refused_before_any_work(exported_model: Path, tmp_path: Path, image_size: int, steps: int,
+                                                  empty_input: bool, message: str) -> None:
+    inputs = tmp_path / "empty" if empty_input else COCO
+    inputs.mkdir(exist_ok=True)
+    with pytest.raises(FastStyleError, match=message):
+        validate(exported_model, inputs, tmp_path / "val", image_size=image_size, steps=steps)
+    assert not (tmp_path / "val").exists()
