@@ -105,19 +105,18 @@ def optimize(criterion: PerceptualLoss, content: torch.Tensor, steps: int, metho
         z = _resize(z.detach(), size).contiguous().requires_grad_(True)  # L-BFGS views flat grads
         optimizer = _optimizer(method, [z], lr)
         for _ in range(steps):
-            first: dict[str, torch.Tensor] = {}
+            evaluated: dict[str, torch.Tensor] = {}
 
-            def closure() -> torch.Tensor:
+            def closure() -> torch.Tensor:  # called once per step: no line search, as in Gatys et al.
                 optimizer.zero_grad(set_to_none=True)
                 image = torch.sigmoid(z)
                 terms = criterion(image, target)
                 terms["total"].backward()
-                if not first:  # line searches evaluate more points; the iterate's own loss comes first
-                    first.update(terms={k: v.detach() for k, v in terms.items()}, image=image.detach())
+                evaluated.update(terms={k: v.detach() for k, v in terms.items()}, image=image.detach())
                 return terms["total"]
 
             optimizer.step(closure)
-            record(scale, first["terms"], first["image"])  # float() waits for the device
+            record(scale, evaluated["terms"], evaluated["image"])  # float() waits for the device
             result.seconds.append(time.perf_counter() - began)
     with torch.no_grad():
         image = torch.sigmoid(z)
