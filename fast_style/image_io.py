@@ -66,13 +66,17 @@ def tensor_to_pil(tensor: torch.Tensor) -> Image.Image:
     return Image.fromarray(array, "RGB")
 
 
+def fit_long_side(image: Image.Image, max_size: int | None) -> Image.Image:
+    """``image`` shrunk (Lanczos) so its long side is at most ``max_size``; never enlarged."""
+    if max_size is None or max(image.size) <= max_size:
+        return image
+    scale = max_size / max(image.size)
+    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.LANCZOS)
+
+
 def read_tensor(path: str | Path, max_size: int | None = None) -> torch.Tensor:
     """Load ``path`` as ``[3, H, W]`` in [0, 1], optionally shrunk so the long side is at most ``max_size``."""
-    image = load_image(path)
-    if max_size is not None and max(image.size) > max_size:
-        scale = max_size / max(image.size)
-        image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.LANCZOS)
-    return pil_to_tensor(image)
+    return pil_to_tensor(fit_long_side(load_image(path), max_size))
 
 
 def save_image(image: torch.Tensor | Image.Image, path: str | Path, quality: int = 95) -> Path:
