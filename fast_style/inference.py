@@ -131,27 +131,28 @@ class Stylizer:
         side = max(4 * self.overlap, int(math.sqrt(budget)) // ALIGN * ALIGN)
         return 1, side
 
-    def forward(self, batch: torch.Tensor, model: Model | None = None) -> torch.Tensor:
-        """The raw output of ``model`` (default: ours) for a batch that fits on the device, float32 on the CPU."""
-        x = batch.to(self.device, non_blocking=True)
+    def forward(self, x: torch.Tensor, model: Model | None = None) -> torch.Tensor:
+        """The raw output of ``model`` (default: ours) for ``x`` on the device, as float32 on the device."""
         with torch.autocast(self.device.type, dtype=self.precision, enabled=self.precision != torch.float32):
-            return (self.model if model is None else model)(x).float().cpu()
+            return (self.model if model is None else model)(x).float()
 
     @torch.inference_mode()
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        chunk, tile = self.plan(*batch.shape[:1], *batch.shape[-2:])
-        if tile is None:
-            stylized = torch.cat([self.forward(part) for part in batch.split(chunk)])
-        else:
+        chunk, tile = self.plan(batch.shape[0], *batch.shape[-2:])
+        if tile is not None:
             check_tile(tile, self.overlap)
             stylized = torch.cat([self.tiled(image[None], tile) for image in batch])
-        return finish(batch, stylized, self.strength, self.preserve_color)
+            return finish(batch, stylized, self.strength, self.preserve_color)
+        parts = []
+        for part in batch.split(chunk):
+            x = part.to(self.device, non_blocking=True)
+            parts.append(finish(x, self.forward(x), self.strength, self.preserve_color).cpu())
+        return torch.cat(parts)
 
     def tiled(self, image: torch.Tensor, tile: int) -> torch.Tensor:
         """One image ``[1, 3, H, W]`` stylised tile by tile, sharing instance-norm statistics measured on
         the whole image (shrunk to one tile) when the model allows it (see :mod:`fast_style.tiling`)."""
         net = with_shared_norm_stats(self.model)
-        if net is None:
-            return stylize_tiled(self.forward, image, tile, self.overlap)
-        self.forward(shrink(image, tile * tile), net)
-        return stylize_tiled(lambda part: self.forward(part, net), image, tile, self.overlap)
+        if net is not None:
+            self.forward(shrink(image, tile * tile).to(self.device), net)
+        return stylize_tiled(lambda part: self.forward(part.to(self.device), net).cpu(), image, tile, self.overlap)
