@@ -21,12 +21,13 @@ class StyleTransferModule(pl.LightningModule):
 
     def __init__(self, transformer: nn.Module, criterion: PerceptualLoss,
                  optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer],
-                 preview_every: int = 200, meta: dict[str, Any] | None = None,
+                 warmup_steps: int = 100, preview_every: int = 200, meta: dict[str, Any] | None = None,
                  preview_dir: str | Path | None = None) -> None:
         super().__init__()
         self.transformer = transformer
         self.criterion = criterion
         self.optimizer_factory = optimizer
+        self.warmup_steps = warmup_steps
         self.preview_every = preview_every
         self.meta = meta or {}
         self.preview_dir = Path(preview_dir) if preview_dir else None
@@ -40,8 +41,14 @@ class StyleTransferModule(pl.LightningModule):
         self.log("train/total", terms["total"].detach(), on_step=True, prog_bar=True)
         return terms["total"]
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return self.optimizer_factory(self.transformer.parameters())
+    def configure_optimizers(self) -> dict[str, Any]:
+        """The configured optimiser with a linear learning-rate warm-up: Adam's first steps move every
+        weight of the zero-initialised output conv by about ``lr`` at once, which without warm-up throws
+        the output far from the photo and training spends hundreds of steps recovering."""
+        optimizer = self.optimizer_factory(self.transformer.parameters())
+        warmup = max(1, self.warmup_steps)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     # Previews -------------------------------------------------------------------------------------
     def on_train_start(self) -> None:
