@@ -6,14 +6,13 @@ Every entry point (training data, inference, optimisation, validation) reads pho
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from fast_style.atomic import atomic_write
 from fast_style.errors import FastStyleError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm")
@@ -89,14 +88,7 @@ def save_image(image: torch.Tensor | Image.Image, path: str | Path, quality: int
     image_format = Image.registered_extensions().get(path.suffix.lower())
     if image_format is None:
         raise FastStyleError(f"{path}: unknown image extension {path.suffix!r}; use .png, .jpg or .webp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            options = {"quality": quality} if image_format in ("JPEG", "WEBP") else {}
-            image.save(f, format=image_format, **options)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    options = {"quality": quality} if image_format in ("JPEG", "WEBP") else {}
+    with atomic_write(path) as tmp:
+        image.save(tmp, format=image_format, **options)
     return path

@@ -9,8 +9,6 @@ TorchScript extra file ``fast_style.json``, ONNX ``metadata_props["fast_style"]`
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -20,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from fast_style.atomic import atomic_write
 from fast_style.errors import FastStyleError
 from fast_style.model_io import load_model
 
@@ -38,25 +37,15 @@ def _describe(meta: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps({k: v for k, v in meta.items() if k != "state_dict"}, default=str))
 
 
-def _write_atomically(path: Path, write: Callable[[str], None]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
-
-
 def export_torchscript(net: nn.Module, meta: dict[str, Any], path: str | Path) -> Path:
     """Script (not trace) the network, so its size-dependent padding keeps working at every size."""
     extra = {f"{META_KEY}.json": json.dumps(_describe(meta))}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=JIT_DEPRECATED, category=FutureWarning)
         scripted = torch.jit.script(net.eval())
-        return _write_atomically(Path(path), lambda tmp: torch.jit.save(scripted, tmp, _extra_files=extra))
+        with atomic_write(path) as tmp:
+            torch.jit.save(scripted, str(tmp), _extra_files=extra)
+    return Path(path)
 
 
 def export_onnx(net: nn.Module, meta: dict[str, Any], path: str | Path) -> Path:
@@ -64,16 +53,15 @@ def export_onnx(net: nn.Module, meta: dict[str, Any], path: str | Path) -> Path:
     import onnx
     from torch.export import Dim
 
-    def write(tmp: str) -> None:
-        example = torch.rand(1, 3, *EXAMPLE_SIZE)
-        dims = {0: Dim("batch", max=4096), 2: Dim("height", min=8, max=65536), 3: Dim("width", min=8, max=65536)}
-        torch.onnx.export(net.eval(), (example,), tmp, dynamo=True, input_names=["image"],
-                          output_names=["stylized"], dynamic_shapes={"x": dims}, verbose=False)
-        model = onnx.load(tmp)
-        model.metadata_props.add(key=META_KEY, value=json.dumps(_describe(meta)))
-        onnx.save(model, tmp)
-
-    return _write_atomically(Path(path), write)
+    example = torch.rand(1, 3, *EXAMPLE_SIZE)
+    dims = {0: Dim("batch", max=4096), 2: Dim("height", min=8, max=65536), 3: Dim("width", min=8, max=65536)}
+    program = torch.onnx.export(net.eval(), (example,), dynamo=True, input_names=["image"],
+                                output_names=["stylized"], dynamic_shapes={"x": dims}, verbose=False)
+    proto = program.model_proto  # kept in memory: saving the program directly may spill weights to a side file
+    proto.metadata_props.add(key=META_KEY, value=json.dumps(_describe(meta)))
+    with atomic_write(path) as tmp:
+        onnx.save(proto, str(tmp))
+    return Path(path)
 
 
 class OnnxModel:

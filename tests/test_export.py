@@ -42,6 +42,7 @@ def exports(tmp_path_factory: pytest.TempPathFactory, styled_model: Path) -> dic
         reported = re.search(r"max abs difference vs PyTorch on a random 96x128 image: (\S+)", result.stdout)
         assert reported and float(reported.group(1)) < 1e-4, result.stdout
         files[fmt] = out / name
+    assert sorted(p.name for p in out.iterdir()) == ["styled.onnx", "styled.torchscript.pt"]  # no side files
     return files
 
 

@@ -85,7 +85,10 @@ def test_contract_stylises_a_mixed_folder_and_reports_broken_files(tmp_path: Pat
         assert sum(str(src / rel) in line for line in skipped) == 1
     written = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
     assert written == set(good)  # same names and relative paths, nothing for broken files, no temp files
+    umask = os.umask(0o022)
+    os.umask(umask)
     for rel, size in good.items():
+        assert (out / rel).stat().st_mode & 0o777 == 0o666 & ~umask, f"{rel}: not the permissions of a normal file"
         output = Image.open(out / rel)
         assert output.size == size, rel
         assert difference(load_image(src / rel), output.convert("RGB")) > 0.03, f"{rel} looks unstylised"
