@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import statistics
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,6 +24,7 @@ from torch import nn
 from torchvision.utils import make_grid
 
 from fast_style.assets import Asset, cache_dir, file_sha256, resolve
+from fast_style.atomic import atomic_write
 from fast_style.config import CONFIG_DIR
 from fast_style.errors import FastStyleError
 from fast_style.image_io import find_images, read_tensor, save_image, tensor_to_pil
@@ -192,18 +191,6 @@ def compare(transformer: nn.Module, criterion: PerceptualLoss, photo: torch.Tens
     return record, side_by_side([photo, stylised, matched.get("image"), result.image], labels)
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Atomic write: a report is either the old one or the new one, never half of one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def summarize(images: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Medians over images (Johnson's figure is the median L-BFGS iterations to match). The speed-up
     counts images matched after at least one iteration: at iteration 0 the photo itself already scores
@@ -295,8 +282,11 @@ def validate(model: str | Path, inputs: str | Path, output: str | Path, image_si
         save_image(panels, output / record["side_by_side"])
         report["images"].append(record)
         report["summary"] = summarize(report["images"])
-        _write_text(output / "report.json", json.dumps(report, indent=2))
-        _write_text(output / "report.md", report_markdown(report))
+        # Atomic rewrites: a report is the old one or the new one, never half of one.
+        for report_file, text in (("report.json", json.dumps(report, indent=2)),
+                                  ("report.md", report_markdown(report))):
+            with atomic_write(output / report_file) as tmp:
+                tmp.write_text(text)
         log.info("%s: network loss %.4g in %.4f s; L-BFGS matched at iteration %s; loss after %d: %.4g (%.2f s)",
                  name, record["network_loss"], record["network_seconds"], record["lbfgs_iterations_to_match"], steps,
                  record["optimisation_losses"][-1], record["optimisation_seconds"])
