@@ -128,7 +128,7 @@ class PhotoFiles(Dataset):
             return index, None, (f"refused as a possible decompression bomb ({err}); raise max_pixels "
                                  f"(now {self.max_pixels}) if you trust this file")
         except Exception as err:  # noqa: BLE001 - decoders raise many types; any of them means "unreadable"
-            return index, None, f"cannot be decoded ({type(err).__name__}: {err})"
+            return index, None, f"cannot be decoded ({type(err).__name__}: {' '.join(str(err).split())})"
 
     def header_size(self, index: int) -> tuple[int, int]:
         """(height, width) from the file header, without decoding; (0, 0) if even that fails."""

@@ -39,7 +39,7 @@ def infer(cfg: DictConfig) -> int:
                              max_size=cfg.max_size, max_pixels=cfg.max_pixels, quality=cfg.quality,
                              progress=cfg.progress)
     if summary.stylized:
-        print(f"throughput: {summary.stylized / summary.seconds:.2f} images/s "
+        print(f"throughput: {summary.stylized / summary.seconds:.3g} images/s "
               f"({summary.stylized} images in {summary.seconds:.1f} s, decoding and writing included)")
     print(f"stylized {summary.stylized}, skipped {summary.skipped}")
     return 0 if summary.skipped == 0 else 1
