@@ -59,6 +59,7 @@ def make_tree(root: Path) -> tuple[dict[str, tuple[int, int]], list[str]]:
     put("cmyk.jpg", photo(45, 45, 5).convert("CMYK"), quality=95)
     sixteen = (np.asarray(photo(40, 32, 6).convert("L"), np.uint16) * 257)
     put("a/sixteen.png", Image.fromarray(sixteen))
+    put("a/palette.png", photo(36, 28, 10).convert("P", palette=Image.Palette.ADAPTIVE, colors=64))
     put("odd.png", photo(37, 53, 7))
     put("my photo é ü.png", photo(41, 29, 8))
     exif = Image.Exif()
