@@ -1,0 +1,89 @@
+"""Training data: recursive discovery, mode conversions, and bad files skipped without stopping training."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from fast_style.data import ImageFolderDataset, PhotoDataModule, photo_transform
+from fast_style.errors import FastStyleError
+from fast_style.image_io import find_images, load_image
+
+
+def gradient(size: tuple[int, int] = (40, 30)) -> np.ndarray:
+    w, h = size
+    return np.stack([*np.meshgrid(np.linspace(0, 255, w), np.linspace(0, 255, h)), np.full((h, w), 128.0)], -1)
+
+
+@pytest.fixture()
+def photo_folder(tmp_path: Path) -> Path:
+    """Good photos in every awkward mode, nested, plus a truncated JPEG and a text file named .jpg."""
+    rgb = Image.fromarray(gradient().astype(np.uint8), "RGB")
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    rgb.save(tmp_path / "rgb.jpg")
+    rgb.convert("L").save(tmp_path / "a" / "gray.png")
+    rgb.convert("RGBA").save(tmp_path / "a" / "rgba.png")
+    rgb.convert("CMYK").save(tmp_path / "a" / "b" / "cmyk.jpg")
+    rgb.convert("P").save(tmp_path / "a" / "b" / "palette.gif")
+    rgb.save(tmp_path / "a" / "b" / "photo.webp")
+    Image.fromarray((gradient()[..., 0] * 257).astype(np.uint16)).save(tmp_path / "gray16.png")
+    full = (tmp_path / "rgb.jpg").read_bytes()
+    (tmp_path / "truncated.jpg").write_bytes(full[: len(full) // 2])
+    (tmp_path / "notes.jpg").write_text("this is not an image")
+    (tmp_path / "readme.txt").write_text("ignored: not an image extension")
+    return tmp_path
+
+
+def test_find_images_is_recursive_and_filters_extensions(photo_folder: Path) -> None:
+    names = [p.name for p in find_images(photo_folder)]
+    assert len(names) == 9 and "readme.txt" not in names
+    assert {"cmyk.jpg", "palette.gif", "photo.webp", "gray16.png"} <= set(names)
+
+
+@pytest.mark.parametrize("name", ["a/gray.png", "a/rgba.png", "a/b/cmyk.jpg", "a/b/palette.gif", "gray16.png"])
+def test_modes_are_converted_to_rgb(photo_folder: Path, name: str) -> None:
+    image = load_image(photo_folder / name)
+    assert image.mode == "RGB" and image.size == (40, 30)
+    array = np.asarray(image, dtype=float)
+    # The left-to-right ramp survives the conversion (16-bit is scaled down, not clipped at 255).
+    assert array[:, -1].mean() - array[:, 0].mean() > 60
+
+
+def test_rgba_transparency_is_composited_on_white(tmp_path: Path) -> None:
+    Image.new("RGBA", (4, 4), (0, 0, 0, 0)).save(tmp_path / "clear.png")
+    assert np.asarray(load_image(tmp_path / "clear.png")).min() == 255
+
+
+def test_dataset_skips_unreadable_files_with_a_counting_warning(photo_folder: Path, caplog) -> None:
+    files = find_images(photo_folder)
+    dataset = ImageFolderDataset(files, photo_transform(16))
+    with caplog.at_level(logging.WARNING):
+        batch = torch.stack([dataset[i] for i in range(len(dataset))])
+    assert batch.shape == (9, 3, 16, 16) and 0 <= batch.min() and batch.max() <= 1
+    assert {p.name for p in dataset.skipped} == {"truncated.jpg", "notes.jpg"}
+    warnings = [r.getMessage() for r in caplog.records if "skipping unreadable image" in r.getMessage()]
+    assert len(warnings) == 2 and "notes.jpg" in " ".join(warnings) and "2 skipped so far" in warnings[-1]
+
+
+def test_datamodule_holds_back_previews_and_batches(photo_folder: Path) -> None:
+    dm = PhotoDataModule(str(photo_folder), image_size=16, batch_size=2, num_workers=0, num_previews=2)
+    dm.setup("fit")
+    assert len(dm.train_set) == 7 and not set(dm.preview_files) & set(dm.train_set.files)
+    batch = next(iter(dm.train_dataloader()))
+    assert batch.shape == (2, 3, 16, 16)
+    assert dm.preview_batch().shape == (2, 3, 16, 16)
+
+
+@pytest.mark.parametrize("make", ["missing", "empty"])
+def test_missing_or_empty_folder_is_a_clear_error(tmp_path: Path, make: str) -> None:
+    root = tmp_path / "photos"
+    if make == "empty":
+        root.mkdir()
+    with pytest.raises(FastStyleError, match="data.root=.*photos") as info:
+        PhotoDataModule(str(root), num_workers=0).setup("fit")
+    assert "\n" not in str(info.value)

@@ -1,0 +1,76 @@
+"""The training contract end to end: checkpoints, TensorBoard, export, resume, and clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from fast_style.model_io import load_model
+
+from conftest import COCO, VGG_WEIGHTS, run_script, tiny_train_overrides
+
+
+def test_contract_run_leaves_checkpoint_tensorboard_and_export(trained_run: Path) -> None:
+    assert list((trained_run / "checkpoints").glob("*.ckpt"))
+    events = EventAccumulator(str(trained_run / "tensorboard"), size_guidance={"images": 0}).Reload()
+    tags = events.Tags()
+    assert {"train/content", "train/style", "train/tv", "train/total"} <= set(tags["scalars"])
+    assert "previews" in tags["images"]
+    assert (trained_run / "export" / "starry_night.pt").is_file()
+    assert sorted(p.name for p in (trained_run / "previews").glob("*.png"))[0] == "step_000000.png"
+
+
+def test_last_line_names_the_export_and_resume_continues(trained_run: Path, tmp_path: Path) -> None:
+    checkpoint = trained_run / "checkpoints" / "last.ckpt"
+    assert torch.load(checkpoint, weights_only=True)["global_step"] == 4
+    overrides = [o for o in tiny_train_overrides(tmp_path, steps=8)]
+    result = run_script("train.py", *overrides, f"resume={checkpoint}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == f"exported: {tmp_path / 'export' / 'starry_night.pt'}"
+    assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 8
+    previews = sorted(p.name for p in (tmp_path / "previews").glob("*.png"))
+    assert previews[0] == "step_000004.png" and previews[-1] == "step_000008.png"  # continued, not restarted
+
+
+def test_export_reloads_with_weights_only_and_identical_outputs(trained_run: Path) -> None:
+    path = trained_run / "export" / "starry_night.pt"
+    raw = torch.load(path, weights_only=True)
+    assert raw["style"]["name"] == "starry_night" and len(raw["style"]["sha256"]) == 64
+    assert raw["vgg"]["sha256"] and raw["loss"]["style_layers"] and raw["model"]["channels"] == [16, 32, 64]
+    net, meta = load_model(path)
+    ckpt_net, _ = load_model(trained_run / "checkpoints" / "last.ckpt")
+    x = torch.rand(1, 3, 37, 53)
+    with torch.no_grad():
+        assert torch.equal(net(x), ckpt_net(x))
+        assert not torch.allclose(net(x), x, atol=1e-4)  # the 4 training steps changed the network
+    assert meta["train"]["steps"] == 4
+
+
+def test_run_prints_which_vgg_weights_it_uses(tmp_path: Path) -> None:
+    result = run_script("train.py", *tiny_train_overrides(tmp_path, steps=1), "preview_every=0")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"VGG weights: vgg16 from {VGG_WEIGHTS}" in result.stdout
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("data.root=/nonexistent/photos", "data.root=/nonexistent/photos is not a folder"),
+    ("loss.weights=/nonexistent/vgg.pth", "loss.weights=/nonexistent/vgg.pth: file not found"),
+    ("resume=/nonexistent/last.ckpt", "resume=/nonexistent/last.ckpt: checkpoint not found"),
+    ("style.image=/nonexistent/painting.jpg", "style.image=/nonexistent/painting.jpg: file not found"),
+])
+def test_bad_settings_fail_with_one_line_and_write_no_export(tmp_path: Path, override: str, message: str) -> None:
+    result = run_script("train.py", *tiny_train_overrides(tmp_path), override)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == f"error: {message}" or message in result.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "export").exists()
+
+
+def test_style_needs_the_asset_folder_when_offline(tmp_path: Path) -> None:
+    overrides = [o for o in tiny_train_overrides(tmp_path) if o != "style=starry_night"]
+    result = run_script("train.py", *overrides, "assets_dir=null", env={"FAST_STYLE_CACHE": str(tmp_path / "cache")})
+    assert result.returncode == 2
+    assert "styles/starry_night.jpg" in result.stderr and "FAST_STYLE_ASSETS" in result.stderr
+    assert COCO.is_dir()
