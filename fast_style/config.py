@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
+
+from fast_style.errors import FastStyleError
+
+T = TypeVar("T")
 
 OmegaConf.register_new_resolver("stem", lambda path: Path(str(path)).stem, replace=True)
 # Log every 10 steps, or more often in runs shorter than that, so even a 4-step run has loss curves.
@@ -21,3 +28,18 @@ CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
 def to_dict(cfg: DictConfig) -> dict[str, Any]:
     """A resolved plain-Python copy of a config node (what goes into model files and reports)."""
     return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+
+
+def store_config(name: str) -> None:
+    """Register ``configs/<name>.yaml`` on its own, for scripts run with ``config_path=None``: configs/
+    holds train.py's ``model`` group, which would capture ``model=PATH`` if Hydra searched that folder."""
+    ConfigStore.instance().store(name=name, node=OmegaConf.load(Path(CONFIG_DIR) / f"{name}.yaml"))
+
+
+def run_or_exit(body: Callable[[DictConfig], T], cfg: DictConfig) -> T:
+    """Run a script's body; a :class:`FastStyleError` becomes one ``error: ...`` line and exit status 2."""
+    try:
+        return body(cfg)
+    except FastStyleError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

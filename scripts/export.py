@@ -12,12 +12,11 @@ from pathlib import Path
 
 import hydra
 import torch
-from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fast_style.config import CONFIG_DIR  # noqa: E402
+from fast_style.config import run_or_exit, store_config  # noqa: E402
 from fast_style.errors import FastStyleError  # noqa: E402
 from fast_style.model_io import load_model  # noqa: E402
 from fast_style.standalone import STANDALONE_FORMATS, export_onnx, export_torchscript, load_any_model  # noqa: E402
@@ -48,16 +47,12 @@ def export(cfg: DictConfig) -> tuple[Path, float]:
     return output, difference
 
 
-ConfigStore.instance().store(name="export", node=OmegaConf.load(Path(CONFIG_DIR) / "export.yaml"))
+store_config("export")
 
 
 @hydra.main(version_base="1.3", config_path=None, config_name="export")
 def main(cfg: DictConfig) -> None:
-    try:
-        path, difference = export(cfg)
-    except FastStyleError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    path, difference = run_or_exit(export, cfg)
     height, width = cfg.check_size
     print(f"exported: {path}")
     print(f"max abs difference vs PyTorch on a random {height}x{width} image: {difference:.2e}")

@@ -11,13 +11,11 @@ import sys
 from pathlib import Path
 
 import hydra
-from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fast_style.config import CONFIG_DIR  # noqa: E402 - also registers the ${workers:} resolver
-from fast_style.errors import FastStyleError  # noqa: E402
+from fast_style.config import run_or_exit, store_config  # noqa: E402 - also registers ${workers:}
 from fast_style.folder_io import plan_jobs, stylize_folder  # noqa: E402
 from fast_style.inference import Stylizer, choose_device, choose_precision  # noqa: E402
 from fast_style.standalone import load_any_model  # noqa: E402
@@ -45,19 +43,12 @@ def infer(cfg: DictConfig) -> int:
     return 0 if summary.skipped == 0 else 1
 
 
-# configs/ holds train.py's `model` group, which would capture `model=PATH`; so configs/infer.yaml is
-# registered on its own and Hydra searches no config folder.
-ConfigStore.instance().store(name="infer", node=OmegaConf.load(Path(CONFIG_DIR) / "infer.yaml"))
+store_config("infer")
 
 
 @hydra.main(version_base="1.3", config_path=None, config_name="infer")
 def main(cfg: DictConfig) -> None:
-    try:
-        status = infer(cfg)
-    except FastStyleError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    sys.exit(status)
+    sys.exit(run_or_exit(infer, cfg))
 
 
 if __name__ == "__main__":

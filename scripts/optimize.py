@@ -17,7 +17,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import fast_style.config  # noqa: E402,F401 - registers the ${stem:} resolver used by the config
+from fast_style.config import run_or_exit  # noqa: E402 - also registers the ${stem:} resolver
 from fast_style.errors import FastStyleError  # noqa: E402
 from fast_style.image_io import read_tensor, save_image  # noqa: E402
 from fast_style.losses import build_loss  # noqa: E402
@@ -75,11 +75,7 @@ def run(cfg: DictConfig) -> Path:
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="optimize")
 def main(cfg: DictConfig) -> None:
-    try:
-        path = run(cfg)
-    except FastStyleError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    path = run_or_exit(run, cfg)
     print(f"wrote: {path}")
 
 

@@ -19,11 +19,13 @@ from pytorch_lightning.callbacks import ModelCheckpoint, OnExceptionCheckpoint
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fast_style.config import to_dict  # noqa: E402
+from fast_style.config import run_or_exit, to_dict  # noqa: E402
 from fast_style.errors import FastStyleError  # noqa: E402
+from fast_style.fast_path import FastPath  # noqa: E402
 from fast_style.losses import build_loss  # noqa: E402
 from fast_style.model_io import export_model  # noqa: E402
 from fast_style.module import StyleTransferModule  # noqa: E402
+from fast_style.perf import train_precision  # noqa: E402
 from fast_style.style import load_style  # noqa: E402
 
 
@@ -49,8 +51,11 @@ def train(cfg: DictConfig) -> Path | None:
         ModelCheckpoint(dirpath=checkpoints, filename="step_{step:07d}", auto_insert_metric_name=False,
                         every_n_train_steps=cfg.checkpoint_every, save_top_k=-1, save_last=True),
         OnExceptionCheckpoint(dirpath=checkpoints, filename="interrupted"),
+        FastPath(**to_dict(cfg.perf)),
     ]
-    trainer: pl.Trainer = instantiate(cfg.trainer, logger=instantiate(cfg.logger), callbacks=callbacks)
+    precision = train_precision(cfg.trainer.precision, cfg.trainer.accelerator)
+    trainer: pl.Trainer = instantiate(cfg.trainer, logger=instantiate(cfg.logger), callbacks=callbacks,
+                                      precision=precision)
     # Without resume=..., "last" continues a run whose hydra.run.dir already holds checkpoints.
     warnings.filterwarnings("ignore", message=r".*no last checkpoint available")
     warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode")  # the frozen VGG, on purpose
@@ -63,11 +68,7 @@ def train(cfg: DictConfig) -> Path | None:
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="train")
 def main(cfg: DictConfig) -> None:
-    try:
-        path = train(cfg)
-    except FastStyleError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    path = run_or_exit(train, cfg)
     if path is not None:
         print(f"exported: {path}")
 

@@ -10,12 +10,11 @@ import sys
 from pathlib import Path
 
 import hydra
-from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fast_style.config import CONFIG_DIR  # noqa: E402
+from fast_style.config import run_or_exit, store_config  # noqa: E402
 from fast_style.errors import FastStyleError  # noqa: E402
 from fast_style.inference import choose_device  # noqa: E402
 from fast_style.validate import report_markdown, validate  # noqa: E402
@@ -29,18 +28,12 @@ def run(cfg: DictConfig) -> dict:
                     choose_device(cfg.device), cfg.assets_dir, cfg.style_image)
 
 
-# Stored from configs/validate.yaml rather than read from configs/: there, `model` is the training config group
-# (model=small), and Hydra would take `model=PATH` for a choice in it.
-ConfigStore.instance().store(name="validate", node=OmegaConf.load(Path(CONFIG_DIR) / "validate.yaml"))
+store_config("validate")
 
 
 @hydra.main(version_base="1.3", config_path=None, config_name="validate")
 def main(cfg: DictConfig) -> None:
-    try:
-        report = run(cfg)
-    except FastStyleError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    report = run_or_exit(run, cfg)
     summary = [line for line in report_markdown(report).splitlines() if line.startswith("- ")]
     print("\n".join(summary))
     print(f"report: {Path(cfg.output) / 'report.json'}")
