@@ -83,6 +83,12 @@ class PerceptualLoss(nn.Module):
         out_feats = self.vgg(output, self.taps)
         with torch.no_grad():
             content_feats = self.vgg(content, tuple(self.content_layers))
+        return self.terms(output, out_feats, content_feats)
+
+    def terms(self, output: torch.Tensor, out_feats: Mapping[str, torch.Tensor],
+              content_feats: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The weighted terms from VGG features already computed; lets a caller schedule the VGG passes
+        its own way (the benchmark's textbook baseline) while the loss definitions stay these."""
         c_loss = sum(
             w * content_loss(out_feats[n], content_feats[n]) / (content_feats[n].float().pow(2).mean() + self.eps)
             for n, w in self.content_layers.items()

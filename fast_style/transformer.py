@@ -72,5 +72,7 @@ class TransformerNet(nn.Module):
         pad_h, pad_w = (-h % 4 if h >= 8 else 8 - h), (-w % 4 if w >= 8 else 8 - w)
         mode = "reflect" if pad_h < h and pad_w < w else "replicate"
         padded = F.pad(x, (0, pad_w, 0, pad_h), mode=mode) if pad_h or pad_w else x
-        residual = self.net(padded)[..., :h, :w]
+        # Weights stored in 16 bits (fast inference) take the photo in their precision; the logit and
+        # sigmoid below stay in the photo's precision, so outputs keep all 256 levels per channel.
+        residual = self.net(padded.to(self.net[0][0][1].weight.dtype))[..., :h, :w]
         return torch.sigmoid(torch.logit(x, eps=self.eps) + residual.to(x.dtype))

@@ -5,6 +5,7 @@ Input is RGB in [0, 1]; the ImageNet normalisation happens inside, so callers ne
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import torch
@@ -57,6 +58,9 @@ class VGGFeatures(nn.Module):
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.requires_grad_(False)
         self.eval()
+        # None: follow the caller's autocast. A 16-bit dtype runs the trunk under autocast in it whatever
+        # the caller does (the fast path on CPUs whose bfloat16 is faster here but not in the transformer).
+        self.compute_dtype: torch.dtype | None = None
 
     def train(self, mode: bool = True) -> "VGGFeatures":
         """Stay in eval mode whatever the parent does: the trunk is a fixed measuring instrument."""
@@ -66,13 +70,15 @@ class VGGFeatures(nn.Module):
         """Activations at ``taps`` for ``x`` in [0, 1]; stops at the deepest tap requested."""
         wanted = set(taps)
         out: dict[str, torch.Tensor] = {}
-        h = (x - self.mean) / self.std
-        for name, layer in zip(self.names, self.layers):
-            h = layer(h)
-            if name in wanted:
-                out[name] = h
-                if len(out) == len(wanted):
-                    break
+        dtype = self.compute_dtype
+        with torch.autocast(x.device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext():
+            h = (x - self.mean) / self.std
+            for name, layer in zip(self.names, self.layers):
+                h = layer(h)
+                if name in wanted:
+                    out[name] = h
+                    if len(out) == len(wanted):
+                        break
         return out
 
 

@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fast_style.config import run_or_exit, store_config  # noqa: E402 - also registers ${workers:}
 from fast_style.folder_io import plan_jobs, stylize_folder  # noqa: E402
 from fast_style.inference import Stylizer, choose_device, choose_precision  # noqa: E402
+from fast_style.perf import for_inference  # noqa: E402
 from fast_style.standalone import load_any_model  # noqa: E402
 
 
@@ -27,6 +28,7 @@ def infer(cfg: DictConfig) -> int:
     device = choose_device(str(cfg.device))
     precision = choose_precision(str(cfg.precision), device)
     model, meta = load_any_model(cfg.model, device)
+    model = for_inference(model, device, precision)  # 16-bit weights, channels-last where it pays
     stylizer = Stylizer(model, device, precision, tile=cfg.tile, overlap=cfg.tile_overlap, strength=cfg.strength,
                         preserve_color=cfg.preserve_color)
     style = meta.get("style", {}).get("name", "unknown style")

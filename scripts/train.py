@@ -16,10 +16,12 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import ModelCheckpoint, OnExceptionCheckpoint
+from pytorch_lightning.utilities import rank_zero_only
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fast_style.config import run_or_exit, to_dict  # noqa: E402
+from fast_style.distributed import SameStyleTargets  # noqa: E402
 from fast_style.errors import FastStyleError  # noqa: E402
 from fast_style.fast_path import FastPath  # noqa: E402
 from fast_style.losses import build_loss  # noqa: E402
@@ -38,8 +40,9 @@ def train(cfg: DictConfig) -> Path | None:
 
     style_image, style_info = load_style(cfg.style, cfg.assets_dir)
     criterion, vgg_info = build_loss(cfg.loss, style_image, cfg.assets_dir)
-    print(f"style: {style_info['name']} ({style_info['file']}, sha256 {style_info['sha256'][:12]})")
-    print(f"VGG weights: {vgg_info['arch']} from {vgg_info['source']} (sha256 {vgg_info['sha256'][:12]})")
+    say = rank_zero_only(print)  # DDP: one line per run, not one per process
+    say(f"style: {style_info['name']} ({style_info['file']}, sha256 {style_info['sha256'][:12]})")
+    say(f"VGG weights: {vgg_info['arch']} from {vgg_info['source']} (sha256 {vgg_info['sha256'][:12]})")
 
     meta = {"model": to_dict(cfg.model), "loss": to_dict(cfg.loss), "style": style_info, "vgg": vgg_info,
             "data": {"image_size": cfg.data.image_size}}
@@ -52,6 +55,7 @@ def train(cfg: DictConfig) -> Path | None:
                         every_n_train_steps=cfg.checkpoint_every, save_top_k=-1, save_last=True),
         OnExceptionCheckpoint(dirpath=checkpoints, filename="interrupted"),
         FastPath(**to_dict(cfg.perf)),
+        SameStyleTargets(),
     ]
     precision = train_precision(cfg.trainer.precision, cfg.trainer.accelerator)
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=instantiate(cfg.logger), callbacks=callbacks,
