@@ -5,9 +5,10 @@ table); each is a config key (``configs/perf/default.yaml``) so a user can switc
 through :class:`fast_style.fast_path.FastPath`, a Lightning callback; inference through :func:`for_inference`.
 
 On CPUs with native bfloat16 (AVX512-BF16/AMX), oneDNN's bfloat16 convolutions are 6-8x faster than
-float32 forward and for input gradients, but ~10x *slower* for weight gradients. So there the frozen
-VGG trunk of the loss (no weight gradients) runs in bfloat16 while the trained transformer stays float32;
-on GPUs everything follows Lightning's ``bf16-mixed``.
+float32 forward and for input gradients, but ~10x *slower* for weight gradients. So there training
+stays ``32-true`` for Lightning, the frozen VGG trunk of the loss (no weight gradients) runs in bfloat16,
+and the transformer's convolutions run in bfloat16 except for their weight gradients
+(:class:`MixedConv2d`). On GPUs everything follows Lightning's ``bf16-mixed``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from fast_style.errors import FastStyleError
@@ -90,6 +92,60 @@ def to_channels_last(module: nn.Module) -> nn.Module:
     return module.to(memory_format=torch.channels_last)
 
 
+class _MixedConv2d(torch.autograd.Function):
+    """conv2d in bfloat16 forward and for the input gradient, float32 for the weight and bias gradients."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                stride: tuple[int, int], padding: tuple[int, int]) -> torch.Tensor:
+        x16, w16 = x.to(torch.bfloat16), weight.to(torch.bfloat16)
+        ctx.save_for_backward(x16, w16, weight)
+        ctx.stride, ctx.padding, ctx.has_bias = stride, padding, bias is not None
+        return F.conv2d(x16, w16, None if bias is None else bias.to(torch.bfloat16), stride, padding)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x16, w16, weight = ctx.saved_tensors
+        conv = (ctx.stride, ctx.padding, [1, 1], False, [0, 0], 1)
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_x = torch.ops.aten.convolution_backward(grad.to(torch.bfloat16), x16, w16, None, *conv,
+                                                         [True, False, False])[0]
+        bias_sizes = [weight.shape[0]] if ctx.has_bias else None
+        _, grad_w, grad_b = torch.ops.aten.convolution_backward(grad.float(), x16.float(), weight, bias_sizes, *conv,
+                                                                [False, True, ctx.has_bias])
+        return grad_x, grad_w, grad_b, None, None
+
+
+class MixedConv2d(nn.Conv2d):
+    """An ``nn.Conv2d`` (same parameters, same state dict) whose forward and input gradient run in
+    bfloat16 and whose weight gradient runs in float32: on CPUs with native bfloat16 this avoids
+    oneDNN's slow bfloat16 weight gradient while keeping its fast bfloat16 forward. Activations leave
+    it in bfloat16; the float32 master weights are what the optimizer updates."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.padding_mode != "zeros" or self.groups != 1 or self.dilation != (1, 1) or isinstance(self.padding, str):
+            return super().forward(x)
+        return _MixedConv2d.apply(x, self.weight, self.bias, self.stride, self.padding)
+
+
+def use_mixed_convs(setting: str, device_type: str, precision: str) -> bool:
+    """``auto``: mixed convolutions for the transformer on CPUs with native bfloat16 training in float32."""
+    if setting == "auto":
+        return device_type == "cpu" and precision.startswith("32") and native_bf16("cpu")
+    if not isinstance(setting, bool):
+        raise FastStyleError(f"perf.mixed_convs={setting!r}: use auto, true or false")
+    return setting
+
+
+def mix_convs(module: nn.Module) -> nn.Module:
+    """Turn every plain ``nn.Conv2d`` of ``module`` into a :class:`MixedConv2d` in place."""
+    for conv in module.modules():
+        if type(conv) is nn.Conv2d:
+            conv.__class__ = MixedConv2d
+    return module
+
+
 def apply_to_training(transformer: nn.Module, criterion: PerceptualLoss, device_type: str, precision: str,
                       perf: dict[str, Any]) -> dict[str, Any]:
     """Apply ``perf`` settings (configs/perf) to the training pair in place; return what was chosen.
@@ -99,17 +155,31 @@ def apply_to_training(transformer: nn.Module, criterion: PerceptualLoss, device_
     vgg_dtype = loss_dtype(perf["loss_precision"], device_type)
     criterion.vgg.compute_dtype = vgg_dtype
     chosen = {"precision": precision, "loss_precision": str(vgg_dtype or precision).removeprefix("torch."),
+              "mixed_convs": use_mixed_convs(perf["mixed_convs"], device_type, precision),
               "channels_last": use_channels_last(perf["channels_last"], device_type, low_precision),
               "loss_channels_last": use_channels_last(perf["channels_last"], device_type,
                                                       low_precision or vgg_dtype is not None),
               "compile": bool(perf["compile"])}
-    if chosen["channels_last"]:
-        to_channels_last(transformer)
+    if chosen["mixed_convs"]:
+        mix_convs(transformer)
+    if chosen["channels_last"] or chosen["mixed_convs"]:
+        to_channels_last(transformer)  # the mixed convolutions' bfloat16 kernels are NHWC
     if chosen["loss_channels_last"]:
         to_channels_last(criterion)
     if chosen["compile"]:
         transformer.compile()  # in place: parameter names, checkpoints and exports stay the same
     return chosen
+
+
+class GroupInstanceNorm2d(nn.InstanceNorm2d):
+    """``InstanceNorm2d`` computed as ``group_norm`` with one group per channel: the same function (per
+    image, per channel statistics; same parameters), but PyTorch's group norm has channels-last bfloat16
+    CPU kernels, where instance norm copies to NCHW and back. Inference only: its backward is slower."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training or self.track_running_stats or not self.affine:
+            return super().forward(x)
+        return F.group_norm(x, self.num_features, self.weight, self.bias, self.eps)
 
 
 def for_inference(model: Callable[[torch.Tensor], torch.Tensor], device: torch.device, precision: torch.dtype,
@@ -122,6 +192,9 @@ def for_inference(model: Callable[[torch.Tensor], torch.Tensor], device: torch.d
         return model
     low_precision = precision != torch.float32
     model = model.to(device=device, dtype=precision)
+    for norm in model.modules():
+        if type(norm) is nn.InstanceNorm2d:
+            norm.__class__ = GroupInstanceNorm2d  # still an InstanceNorm2d: tiling shares its statistics
     if use_channels_last(channels_last, device.type, low_precision):
         to_channels_last(model)
     return model

@@ -1,0 +1,293 @@
+"""Measuring code for ``scripts/benchmark.py``: our fast paths against the textbook implementation.
+
+Each measurement runs in a fresh Python process, so its peak memory is its own: the peak while the
+timed steps run (CPU: resident set ``VmHWM``; CUDA: ``max_memory_allocated``) minus what the process held
+before building the case (the libraries), i.e. models, optimizer state and activations. The *textbook baseline* is the same
+network and the same loss definitions run the way pytorch/examples' fast_neural_style does: eager, float32,
+NCHW, VGG run separately over the output and over the input, each to the deepest style layer
+(:class:`TextbookLoss`). Nothing here asserts a time; the figures are printed and written as JSON.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from fast_style.inference import Stylizer, choose_device, choose_precision
+from fast_style.losses import PerceptualLoss, build_loss
+from fast_style.model_io import build_transformer
+from fast_style.optimize import optimize
+from fast_style.perf import apply_to_training, for_inference, set_backends, train_precision, use_channels_last
+from fast_style.style import load_style
+
+AUTOCAST = {"bf16": torch.bfloat16, "16": torch.float16}
+
+
+class TextbookLoss(nn.Module):
+    """``criterion``'s loss terms, computed with the textbook's VGG schedule: one full-depth pass over
+    the output and another over the input (no early stop at the content layer)."""
+
+    def __init__(self, criterion: PerceptualLoss) -> None:
+        super().__init__()
+        self.criterion = criterion
+
+    def forward(self, output: torch.Tensor, content: torch.Tensor) -> dict[str, torch.Tensor]:
+        vgg, taps = self.criterion.vgg, self.criterion.taps
+        return self.criterion.terms(output, vgg(output, taps), vgg(content, taps))
+
+
+def autocast_dtype(precision: str) -> torch.dtype | None:
+    """The autocast dtype of a Lightning ``*-mixed`` precision string (None for full precision)."""
+    head, _, tail = precision.partition("-")
+    return AUTOCAST.get(head) if tail == "mixed" else None
+
+
+def styled_transformer(model_cfg: Mapping[str, Any], seed: int = 0) -> nn.Module:
+    """The configured network with its (zero-initialised) last conv set to fixed random weights, so that
+    its output differs from its input as a trained model's does and precision errors are visible."""
+    net = build_transformer(dict(model_cfg))
+    last = net.net[-1][1]
+    with torch.no_grad():
+        last.weight.copy_(torch.randn(last.weight.shape, generator=torch.Generator().manual_seed(seed)) * 0.02)
+    return net
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _proc_status(field: str) -> int:
+    """A ``kB`` field of /proc/self/status in bytes (0 where there is no /proc)."""
+    try:
+        with open("/proc/self/status") as f:
+            return next((int(line.split()[1]) * 1024 for line in f if line.startswith(field + ":")), 0)
+    except OSError:
+        return 0
+
+
+def memory_in_use(device: torch.device) -> int:
+    return torch.cuda.memory_allocated(device) if device.type == "cuda" else _proc_status("VmRSS")
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    """Forget earlier peaks (e.g. computing the style targets from a full-size painting)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
+    except OSError:
+        pass
+
+
+def peak_memory(device: torch.device) -> int:
+    """Peak bytes since :func:`reset_peak_memory`: allocated on CUDA, resident (VmHWM) on the CPU."""
+    return torch.cuda.max_memory_allocated(device) if device.type == "cuda" else _proc_status("VmHWM")
+
+
+def time_steps(step: Callable[[], object], device: torch.device, warmup: int, steps: int) -> dict[str, float]:
+    """Run ``warmup`` untimed steps (oneDNN/cuDNN plans, compilation), then ``steps`` timed ones."""
+    began = time.perf_counter()
+    for _ in range(warmup):
+        step()
+    _sync(device)
+    warmup_s = time.perf_counter() - began
+    times = []
+    for _ in range(steps):
+        began = time.perf_counter()
+        step()
+        _sync(device)
+        times.append(time.perf_counter() - began)
+    return {"step_s": statistics.median(times), "min_step_s": min(times), "warmup_s": warmup_s}
+
+
+def _criterion(case: Mapping[str, Any], device: torch.device) -> PerceptualLoss:
+    style, _ = load_style(case["style"], case["assets_dir"])
+    criterion, _ = build_loss(case["loss"], style, case["assets_dir"])
+    return criterion.to(device)
+
+
+def _train_step(case: Mapping[str, Any], device: torch.device) -> tuple[Callable[[], object], dict[str, Any]]:
+    torch.manual_seed(0)
+    net = build_transformer(dict(case["model"])).to(device)
+    criterion = _criterion(case, device)
+    photos = torch.rand(case["batch_size"], 3, case["size"], case["size"], device=device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    settings: dict[str, Any] = {"precision": "32-true"}
+    loss: nn.Module = TextbookLoss(criterion)
+    if case["variant"] == "ours":
+        settings = apply_to_training(net, criterion, device.type, train_precision(case["train_precision"], device.type),
+                                     case["perf"])
+        loss = criterion
+    dtype = autocast_dtype(settings["precision"])
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype is torch.float16)
+
+    def step() -> None:
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            total = loss(net(photos), photos)["total"]
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(total).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+    return step, settings
+
+
+def _infer_step(case: Mapping[str, Any], device: torch.device) -> tuple[Callable[[], object], dict[str, Any]]:
+    net = styled_transformer(case["model"]).eval()
+    photos = torch.rand(case["batch_size"], 3, case["size"], case["size"])
+    if case["variant"] == "ours":
+        perf = case["perf"]
+        set_backends(perf["cudnn_benchmark"])
+        precision = choose_precision(case["infer_precision"], device)
+        channels_last = use_channels_last(perf["channels_last"], device.type, precision != torch.float32)
+        stylizer = Stylizer(for_inference(net, device, precision, channels_last), device, precision)
+        settings = {"precision": str(precision).removeprefix("torch."), "channels_last": channels_last}
+        return lambda: stylizer(photos), settings
+    net = net.to(device)
+
+    @torch.no_grad()
+    def step() -> torch.Tensor:
+        return net(photos.to(device)).clamp(0, 1).cpu()
+
+    return step, {"precision": "float32", "channels_last": False}
+
+
+def _optimize_step(case: Mapping[str, Any], device: torch.device) -> tuple[Callable[[], object], dict[str, Any]]:
+    criterion = _criterion(case, device)
+    loss = criterion if case["variant"] == "ours" else TextbookLoss(criterion)
+    photo = torch.rand(1, 3, case["size"], case["size"], device=device)
+    # One L-BFGS iteration per call; optimize() evaluates the final image once more, as the script does.
+    return lambda: optimize(loss, photo, steps=1, method="lbfgs"), {"precision": "float32"}
+
+
+STEPS = {"train": _train_step, "infer": _infer_step, "optimize": _optimize_step}
+
+
+def run_case(case: Mapping[str, Any]) -> dict[str, Any]:
+    """Measure one case (in the calling process; :func:`measure` gives each a fresh process)."""
+    device = choose_device(case["device"])
+    start = memory_in_use(device)
+    step, settings = STEPS[case["kind"]](case, device)
+    reset_peak_memory(device)
+    timing = time_steps(step, device, case["warmup"], case["steps"])
+    peak = peak_memory(device)
+    per_step = case["batch_size"] if case["kind"] != "optimize" else 1
+    return {**{k: case[k] for k in ("kind", "variant", "model_name", "size", "batch_size", "steps")},
+            **settings, **timing, "device": str(device),
+            "items_per_s": per_step / timing["step_s"], "ms_per_item": 1000 * timing["step_s"] / per_step,
+            "peak_memory_mb": (peak - start) / 2**20, "process_peak_mb": peak / 2**20,
+            "load_avg": os.getloadavg()[0]}
+
+
+CHILD = "import json, sys; from fast_style.benchmark import run_case; print(json.dumps(run_case(json.load(sys.stdin))))"
+
+
+def measure(cases: Sequence[Mapping[str, Any]], on_result: Callable[[dict[str, Any]], None] | None = None
+            ) -> list[dict[str, Any]]:
+    """Run every case in its own fresh interpreter, one after the other (never two at once)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    results = []
+    for case in cases:
+        child = subprocess.run([sys.executable, "-c", CHILD], input=json.dumps(case), capture_output=True,
+                               text=True, env=env)
+        if child.returncode != 0:
+            raise RuntimeError(f"benchmark case {case['kind']} {case['variant']} failed:\n{child.stderr[-3000:]}")
+        result = json.loads(child.stdout.strip().splitlines()[-1])
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return results
+
+
+def ratios(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """ours / baseline throughput for every case measured both ways."""
+    key = ("kind", "model_name", "size", "batch_size")
+    base = {tuple(r[k] for k in key): r for r in results if r["variant"] == "baseline"}
+    out = []
+    for r in results:
+        b = base.get(tuple(r[k] for k in key))
+        if r["variant"] == "ours" and b is not None:
+            out.append({**{k: r[k] for k in key}, "speedup": r["items_per_s"] / b["items_per_s"],
+                        "memory_ratio": r["peak_memory_mb"] / b["peak_memory_mb"]})
+    return out
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Peak signal-to-noise ratio in dB of two images in [0, 1]."""
+    mse = (a.float() - b.float()).pow(2).mean().item()
+    return math.inf if mse == 0 else 10 * math.log10(1 / mse)
+
+
+def inference_fidelity(model_cfg: Mapping[str, Any], device: torch.device, precision: torch.dtype,
+                       channels_last: bool | str, size: int) -> dict[str, float]:
+    """Max abs difference and PSNR of the fast inference path against float32 eager, same weights."""
+    net = styled_transformer(model_cfg).eval().to(device)
+    photos = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        reference = net(photos.to(device)).clamp(0, 1).cpu()
+    fast = Stylizer(for_inference(copy.deepcopy(net), device, precision, channels_last), device, precision)
+    output = fast(photos)
+    return {"max_abs_diff": (output - reference).abs().max().item(), "psnr_db": psnr(output, reference)}
+
+
+def train_losses(net: nn.Module, criterion: nn.Module, photos: torch.Tensor, steps: int,
+                 dtype: torch.dtype | None, lr: float = 1e-3) -> list[float]:
+    """Losses of ``steps`` Adam steps over ``photos`` (a fixed batch) with optional autocast."""
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        with torch.autocast(photos.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            total = criterion(net(photos), photos)["total"]
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        optimizer.step()
+        losses.append(total.item())
+    return losses
+
+
+def training_fidelity(case: Mapping[str, Any], device: torch.device, steps: int, size: int,
+                      batch_size: int = 2) -> dict[str, Any]:
+    """The same short training run in plain float32 and on the fast path (:func:`apply_to_training`),
+    from the same weights: the relative difference of the final losses (mean of the last quarter)."""
+    criterion = _criterion(case, device)
+    torch.manual_seed(0)
+    net = build_transformer(dict(case["model"])).to(device)
+    photos = torch.rand(batch_size, 3, size, size, generator=torch.Generator().manual_seed(2)).to(device)
+    tail = max(1, steps // 4)
+    fast_net, fast_criterion = copy.deepcopy(net), copy.deepcopy(criterion)
+    settings = apply_to_training(fast_net, fast_criterion, device.type,
+                                 train_precision(case["train_precision"], device.type), case["perf"])
+    float32 = train_losses(net, criterion, photos, steps, None)
+    fast = train_losses(fast_net, fast_criterion, photos, steps, autocast_dtype(settings["precision"]))
+    final32, final = statistics.fmean(float32[-tail:]), statistics.fmean(fast[-tail:])
+    return {"steps": steps, "settings": settings, "loss_float32": final32, "loss_fast": final,
+            "relative_difference": abs(final - final32) / final32}
+
+
+def format_table(results: Sequence[Mapping[str, Any]]) -> str:
+    """One line per measurement, with the ours/baseline ratio next to ours."""
+    speedups = {(r["kind"], r["model_name"], r["size"], r["batch_size"]): r["speedup"] for r in ratios(results)}
+    header = f"{'kind':<9}{'model':<9}{'size':>5}{'batch':>6}  {'variant':<9}{'precision':<11}" \
+             f"{'items/s':>9}{'ms/item':>10}{'peak MB':>9}{'x base':>8}"
+    lines = [header, "-" * len(header)]
+    for r in results:
+        ratio = speedups.get((r["kind"], r["model_name"], r["size"], r["batch_size"])) if r["variant"] == "ours" else None
+        lines.append(f"{r['kind']:<9}{r['model_name']:<9}{r['size']:>5}{r['batch_size']:>6}  {r['variant']:<9}"
+                     f"{r['precision']:<11}{r['items_per_s']:>9.3f}{r['ms_per_item']:>10.1f}"
+                     f"{r['peak_memory_mb']:>9.0f}{'' if ratio is None else f'{ratio:.2f}x':>8}")
+    return "\n".join(lines)
