@@ -1,0 +1,66 @@
+"""The benchmark runs end to end at tiny sizes and reports every figure; its baseline is the same loss."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from fast_style.benchmark import TextbookLoss, format_table, ratios
+from fast_style.losses import PerceptualLoss
+from fast_style.vgg import VGGFeatures
+
+from conftest import VGG_WEIGHTS, run_script
+
+
+def test_quick_benchmark_writes_every_figure(tmp_path: Path, assets: Path) -> None:
+    out = tmp_path / "bench.json"
+    result = run_script("benchmark.py", "bench=quick", "bench.infer.sizes=[32]", "bench.infer.batch_size=1",
+                        f"loss.weights={VGG_WEIGHTS}", f"hydra.run.dir={tmp_path}", f"output={out}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == f"wrote: {out}"
+    report = json.loads(out.read_text())
+    assert report["machine"]["cpu"] and report["machine"]["device"] == "cpu"
+    kinds = {(r["kind"], r["variant"]) for r in report["results"]}
+    assert kinds == {(k, v) for k in ("train", "infer", "optimize") for v in ("baseline", "ours")}
+    for r in report["results"]:
+        assert r["items_per_s"] > 0 and r["ms_per_item"] > 0 and r["peak_memory_mb"] > 0, r
+        assert r["model_name"] == "small" and r["size"] == 32
+    assert {r["kind"] for r in report["ratios"]} == {"train", "infer", "optimize"}
+    assert all(r["speedup"] > 0 for r in report["ratios"])
+    fidelity = report["fidelity"]
+    assert 0 < fidelity["inference"]["max_abs_diff"] < 0.1 and fidelity["inference"]["psnr_db"] > 35
+    assert fidelity["training"]["relative_difference"] < 0.05
+    assert "x base" in result.stdout and "fidelity: inference" in result.stdout
+
+
+def test_unknown_model_is_named(tmp_path: Path) -> None:
+    result = run_script("benchmark.py", "bench=quick", "bench.models=[tiny]", f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: bench.models: unknown model 'tiny'")
+    assert not (tmp_path / "benchmark.json").exists()
+
+
+def test_textbook_baseline_computes_the_same_loss() -> None:
+    """The baseline differs only in how VGG is scheduled (full depth over the input too), not in the loss."""
+    torch.manual_seed(0)
+    content, style = {"relu2_2": 1.0}, {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0}
+    criterion = PerceptualLoss(VGGFeatures("vgg16", [*content, *style]), content, style, 1.0, 5.0, 0.1)
+    criterion.set_style(torch.rand(1, 3, 40, 40))
+    output, photo = torch.rand(2, 3, 32, 32, requires_grad=True), torch.rand(2, 3, 32, 32)
+    ours, textbook = criterion(output, photo), TextbookLoss(criterion)(output, photo)
+    for name in ("content", "style", "tv", "total"):
+        torch.testing.assert_close(textbook[name], ours[name])
+    assert ours["total"] > 0
+
+
+def test_ratio_pairs_each_case_with_its_baseline() -> None:
+    row = {"kind": "infer", "model_name": "small", "size": 64, "batch_size": 1, "precision": "float32",
+           "ms_per_item": 1.0, "peak_memory_mb": 10.0}
+    results = [{**row, "variant": "baseline", "items_per_s": 2.0},
+               {**row, "variant": "ours", "items_per_s": 5.0, "peak_memory_mb": 5.0},
+               {**row, "size": 128, "variant": "ours", "items_per_s": 1.0}]  # no baseline: no ratio
+    assert ratios(results) == [{"kind": "infer", "model_name": "small", "size": 64, "batch_size": 1,
+                                "speedup": 2.5, "memory_ratio": 0.5}]
+    assert "2.50x" in format_table(results)

@@ -1,0 +1,41 @@
+"""Two CPU processes train together with Lightning DDP through scripts/train.py, as on several GPUs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from fast_style.model_io import build_transformer, export_model, read_model_file
+
+from conftest import run_script, tiny_train_overrides
+
+
+def test_two_process_cpu_ddp_trains_and_exports_once(tmp_path: Path, assets: Path) -> None:
+    run_dir = tmp_path / "ddp"
+    overrides = [o for o in tiny_train_overrides(run_dir, steps=2) if not o.startswith("data.image_size")]
+    result = run_script("train.py", *overrides, "data.image_size=32", "trainer.accelerator=cpu",
+                        "trainer.devices=2", "trainer.strategy=ddp", "preview_every=0", timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    exported = run_dir / "export" / "starry_night.pt"
+    assert lines[-1] == f"exported: {exported}"
+    # Rank 0 alone prints, exports and logs; the style targets were compared across both ranks.
+    assert sum(line.startswith("exported:") for line in lines) == 1
+    assert sum(line.startswith("style: ") for line in lines) == 1
+    assert sum(line.startswith("style targets identical on 2 processes") for line in lines) == 1
+    assert [p.name for p in (run_dir / "export").iterdir()] == ["starry_night.pt"]
+    assert len(list(run_dir.glob("**/events.out.tfevents.*"))) == 1
+
+    # The export equals what one process exports from the same weights (those in the last checkpoint).
+    model = read_model_file(exported)
+    checkpoint = read_model_file(run_dir / "checkpoints" / "last.ckpt")
+    assert model["train"]["steps"] == 2
+    net = build_transformer(checkpoint["model"])
+    net.load_state_dict(checkpoint["state_dict"])
+    meta = {k: v for k, v in model.items() if k not in ("format", "state_dict")}
+    single = read_model_file(export_model(tmp_path / "single.pt", net, meta))
+    assert single.keys() == model.keys()
+    for name, tensor in single["state_dict"].items():
+        assert torch.equal(model["state_dict"][name], tensor), name
+    assert any(not torch.equal(t, torch.zeros_like(t)) for t in model["state_dict"].values())

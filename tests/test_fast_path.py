@@ -1,0 +1,107 @@
+"""The fast path (fast_style/perf.py) gives the float32 results within tolerance, and bad settings are named."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from fast_style.benchmark import inference_fidelity, styled_transformer, training_fidelity
+from fast_style.config import CONFIG_DIR
+from fast_style.errors import FastStyleError
+from fast_style.losses import PerceptualLoss
+from fast_style.perf import apply_to_training, for_inference, loss_dtype, train_precision, use_channels_last
+from fast_style.vgg import VGGFeatures
+
+from conftest import ASSETS, VGG_WEIGHTS
+
+CPU = torch.device("cpu")
+SMALL = OmegaConf.to_container(OmegaConf.load(f"{CONFIG_DIR}/model/small.yaml"))
+PERF = OmegaConf.to_container(OmegaConf.load(f"{CONFIG_DIR}/perf/default.yaml"))
+
+
+def criterion() -> PerceptualLoss:
+    torch.manual_seed(0)
+    content, style = {"relu2_2": 1.0}, {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0}
+    loss = PerceptualLoss(VGGFeatures("vgg16", [*content, *style]), content, style, 1.0, 5.0, 1e-3)
+    loss.set_style(torch.rand(1, 3, 48, 48))
+    return loss
+
+
+def test_bfloat16_inference_matches_float32() -> None:
+    fidelity = inference_fidelity(SMALL, CPU, torch.bfloat16, True, 48)
+    assert 0 < fidelity["max_abs_diff"] < 0.05  # < 13 of 255 levels at worst
+    assert fidelity["psnr_db"] > 40
+
+
+def test_channels_last_float32_is_exact_and_keeps_weights_float32() -> None:
+    net = styled_transformer(SMALL).eval()
+    x = torch.rand(1, 3, 37, 45)
+    fast = for_inference(copy.deepcopy(net), CPU, torch.float32, channels_last=True)
+    assert fast.net[0][0][1].weight.is_contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), net(x), atol=1e-5, rtol=1e-4)
+    half = for_inference(copy.deepcopy(net), CPU, torch.bfloat16)
+    assert half.net[0][0][1].weight.dtype == torch.bfloat16 and half(x).dtype == torch.float32
+
+
+def test_bfloat16_loss_trunk_matches_float32_loss_and_gradient() -> None:
+    loss = criterion()
+    output, photo = torch.rand(2, 3, 48, 48, requires_grad=True), torch.rand(2, 3, 48, 48)
+    exact = loss(output, photo)
+    (grad_exact,) = torch.autograd.grad(exact["total"], output)
+    loss.vgg.compute_dtype = torch.bfloat16
+    fast = loss(output, photo)
+    (grad_fast,) = torch.autograd.grad(fast["total"], output)
+    assert fast["total"].dtype == torch.float32  # Gram matrices and reductions stay float32
+    assert abs(fast["total"].item() - exact["total"].item()) < 0.02 * exact["total"].item()
+    cosine = torch.nn.functional.cosine_similarity(grad_fast.flatten(), grad_exact.flatten(), dim=0)
+    assert cosine > 0.98
+
+
+def test_short_training_on_the_fast_path_reaches_the_float32_loss() -> None:
+    """On this kind of CPU ``auto`` means a bfloat16 VGG and bfloat16 transformer convolutions."""
+    style = OmegaConf.load(f"{CONFIG_DIR}/style/starry_night.yaml")
+    loss = OmegaConf.merge(OmegaConf.load(f"{CONFIG_DIR}/loss/vgg16.yaml"), {"weights": str(VGG_WEIGHTS)})
+    loss = OmegaConf.to_container(OmegaConf.merge({"style": style, "loss": loss}), resolve=True)["loss"]
+    case = {"style": OmegaConf.to_container(style), "loss": loss, "assets_dir": str(ASSETS), "model": SMALL,
+            "perf": PERF, "train_precision": "auto"}
+    result = training_fidelity(case, CPU, steps=100, size=24)  # long enough for the loss to flatten
+    assert result["relative_difference"] < 0.05, result
+
+
+def test_lightning_bf16_mixed_autocast_gives_the_float32_loss() -> None:
+    """``trainer.precision=bf16-mixed`` autocasts the whole step; Gram matrices and reductions stay float32."""
+    loss, net = criterion(), styled_transformer(SMALL)
+    photos = torch.rand(2, 3, 32, 32)
+    exact = loss(net(photos), photos)["total"]
+    apply_to_training(net, loss, "cpu", "bf16-mixed", PERF)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        fast = loss(net(photos), photos)["total"]
+    fast.backward()
+    assert fast.dtype == torch.float32 and abs(fast.item() - exact.item()) < 0.02 * exact.item()
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in net.parameters())
+
+
+def test_training_settings_per_device() -> None:
+    assert train_precision("bf16-mixed", "cpu") == "bf16-mixed"
+    assert train_precision("auto", "cpu") == "32-true"  # bf16 weight gradients are slow in oneDNN
+    assert use_channels_last("auto", "cuda", False) and not use_channels_last("auto", "cpu", False)
+    assert use_channels_last("auto", "cpu", True) and not use_channels_last(False, "cuda", True)
+    assert loss_dtype("trainer", "cpu") is None and loss_dtype("bfloat16", "cuda") is torch.bfloat16
+    loss, net = criterion(), styled_transformer(SMALL)
+    chosen = apply_to_training(net, loss, "cpu", "32-true", {**PERF, "loss_precision": "bfloat16"})
+    assert chosen["loss_precision"] == "bfloat16" and loss.vgg.compute_dtype is torch.bfloat16
+    assert chosen["loss_channels_last"] and not chosen["channels_last"]
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: train_precision("bf17-mixed", "cpu"), "trainer.precision=bf17-mixed"),
+    (lambda: loss_dtype("half", "cpu"), "perf.loss_precision='half'"),
+    (lambda: use_channels_last("yes", "cpu", True), "perf.channels_last='yes'"),
+])
+def test_bad_settings_are_named(call, message: str) -> None:
+    with pytest.raises(FastStyleError, match=message):
+        call()
