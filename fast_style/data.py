@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytorch_lightning as pl
+from pytorch_lightning.utilities import rank_zero_info
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
@@ -80,7 +81,7 @@ class PhotoDataModule(pl.LightningDataModule):
             raise FastStyleError(f"data.root={self.root}: {len(train_files)} training images is fewer than "
                                  f"data.batch_size={self.batch_size}; lower the batch size or add photos")
         self.train_set = ImageFolderDataset(train_files, photo_transform(self.image_size, train=True))
-        log.info("training on %d photos from %s", len(train_files), self.root)
+        rank_zero_info(f"training on {len(train_files)} photos from {self.root}")
 
     def train_dataloader(self) -> DataLoader:
         assert self.train_set is not None, "call setup() first"
