@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from fast_style.atomic import atomic_write
 from fast_style.errors import FastStyleError
 
 ASSETS_ENV = "FAST_STYLE_ASSETS"
@@ -61,18 +61,13 @@ def resolve(asset: Asset, assets_dir: str | Path | None = None) -> Path:
     if asset.url is None:
         raise FastStyleError(f"{asset.relpath} not found in {' or '.join(map(str, folders))} and has no download URL")
     target = cache_dir() / asset.relpath
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
-    os.close(fd)
     try:
-        torch.hub.download_url_to_file(asset.url, tmp, progress=True)
-        verify(Path(tmp), asset.sha256)
-        os.replace(tmp, target)
+        with atomic_write(target) as tmp:
+            torch.hub.download_url_to_file(asset.url, str(tmp), progress=True)
+            verify(tmp, asset.sha256)
     except OSError as err:  # URLError, HTTPError and socket errors are all OSErrors
         raise FastStyleError(
             f"cannot download {asset.relpath} from {asset.url} ({err}); offline, put the file at "
             f"<assets>/{asset.relpath} and set {ASSETS_ENV}=<assets> (or assets_dir=<assets>)"
         ) from err
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return target

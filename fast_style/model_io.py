@@ -7,14 +7,13 @@ and never runs code. Lightning checkpoints written by training carry the same me
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from fast_style.atomic import atomic_write
 from fast_style.errors import FastStyleError
 from fast_style.transformer import TransformerNet
 
@@ -24,16 +23,10 @@ FORMAT = "fast_style/1"
 def export_model(path: str | Path, transformer: nn.Module, meta: dict[str, Any]) -> Path:
     """Write ``meta`` (model, loss, style, vgg, ...) and the transformer's weights atomically to ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT, **meta,
                "state_dict": {k: v.detach().cpu().clone() for k, v in transformer.state_dict().items()}}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
+    with atomic_write(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return path
 
 

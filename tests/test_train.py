@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,12 @@ def test_export_reloads_with_weights_only_and_identical_outputs(trained_run: Pat
         assert torch.equal(net(x), ckpt_net(x))
         assert not torch.allclose(net(x), x, atol=1e-4)  # the 4 training steps changed the network
     assert meta["train"]["steps"] == 4
+
+
+def test_export_gets_the_permissions_of_a_plainly_created_file(trained_run: Path) -> None:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert (trained_run / "export" / "starry_night.pt").stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_run_prints_which_vgg_weights_it_uses(tmp_path: Path) -> None:
