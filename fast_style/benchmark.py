@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from fast_style.inference import Stylizer, choose_device, choose_precision
+from fast_style.inference import Stylizer, choose_device, choose_precision, synchronize
 from fast_style.losses import PerceptualLoss, build_loss
 from fast_style.model_io import build_transformer
 from fast_style.optimize import optimize
@@ -63,11 +63,6 @@ def styled_transformer(model_cfg: Mapping[str, Any], seed: int = 0) -> nn.Module
     return net
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def _proc_status(field: str) -> int:
     """A ``kB`` field of /proc/self/status in bytes (0 where there is no /proc)."""
     try:
@@ -103,13 +98,13 @@ def time_steps(step: Callable[[], object], device: torch.device, warmup: int, st
     began = time.perf_counter()
     for _ in range(warmup):
         step()
-    _sync(device)
+    synchronize(device)
     warmup_s = time.perf_counter() - began
     times = []
     for _ in range(steps):
         began = time.perf_counter()
         step()
-        _sync(device)
+        synchronize(device)
         times.append(time.perf_counter() - began)
     return {"step_s": statistics.median(times), "min_step_s": min(times), "warmup_s": warmup_s}
 

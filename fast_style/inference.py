@@ -45,6 +45,14 @@ def choose_device(name: str) -> torch.device:
     return device
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so wall times measure the computation, not its launch."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
 def choose_precision(name: str, device: torch.device) -> torch.dtype:
     """``auto``: bfloat16 on GPUs that support it, else float16 on GPUs; on the CPU bfloat16 where it is
     native (AVX512-BF16/AMX: about 2x faster, see scripts/benchmark.py), else float32."""

@@ -28,6 +28,7 @@ from fast_style.atomic import atomic_write
 from fast_style.config import CONFIG_DIR
 from fast_style.errors import FastStyleError
 from fast_style.image_io import find_images, read_tensor, save_image, tensor_to_pil
+from fast_style.inference import synchronize
 from fast_style.losses import PerceptualLoss, build_loss
 from fast_style.model_io import load_model
 from fast_style.optimize import Iterate, check_settings, optimize
@@ -122,14 +123,6 @@ def loss_for_model(meta: Mapping[str, Any], assets_dir: str | Path | None = None
 
 # Measuring ------------------------------------------------------------------------------------------
 
-def _sync(device: torch.device) -> None:
-    """Wait for queued GPU work, so wall times measure the computation, not its launch."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
 def _warm_up(transformer: nn.Module, criterion: PerceptualLoss, photo: torch.Tensor) -> None:
     """First calls pay one-off kernel and allocator set-up costs; keep them out of both timings."""
     network_loss(transformer, criterion, photo)
@@ -142,10 +135,10 @@ def network_loss(transformer: nn.Module, criterion: PerceptualLoss, photo: torch
                  ) -> tuple[float, float, torch.Tensor]:
     """The training objective of the network's output for ``photo`` [1, 3, H, W]:
     ``criterion(transformer(x), x)["total"]``, with the forward pass's wall time."""
-    _sync(photo.device)
+    synchronize(photo.device)
     began = time.perf_counter()
     output = transformer(photo)
-    _sync(photo.device)
+    synchronize(photo.device)
     seconds = time.perf_counter() - began
     return float(criterion(output, photo)["total"]), seconds, output
 
