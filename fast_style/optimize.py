@@ -17,12 +17,12 @@ import torch.nn.functional as F
 
 from fast_style.errors import FastStyleError
 from fast_style.losses import PerceptualLoss
+from fast_style.transformer import LOGIT_EPS
 
 METHODS = ("lbfgs", "adam")
 INITS = ("content", "noise")
 # L-BFGS takes unit steps along its quasi-Newton direction; Adam's step is in logit units per pixel.
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.1}
-LOGIT_EPS = 1 / 512  # as TransformerNet: pure black/white photos stay finite in logit space
 
 
 @dataclass

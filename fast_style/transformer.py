@@ -14,6 +14,10 @@ import torch.nn.functional as F
 from torch import nn
 
 
+# Photos are clamped to [eps, 1 - eps] before the logit, so pure black/white stay finite; 1/512 is below
+# half an 8-bit level, so the untrained network's output rounds back to the photo.
+LOGIT_EPS = 1 / 512
+
 class ConvLayer(nn.Sequential):
     """Reflection padding + convolution (no zero borders that show up as dark frames)."""
 
@@ -48,7 +52,7 @@ class TransformerNet(nn.Module):
     input is padded to a multiple of 4 and the output cropped back to the input size.
     """
 
-    def __init__(self, channels: Sequence[int] = (32, 64, 128), num_res_blocks: int = 5, eps: float = 1 / 512) -> None:
+    def __init__(self, channels: Sequence[int] = (32, 64, 128), num_res_blocks: int = 5, eps: float = LOGIT_EPS) -> None:
         super().__init__()
         c1, c2, c3 = channels
         self.eps = eps

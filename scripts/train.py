@@ -47,7 +47,8 @@ def train(cfg: DictConfig) -> Path | None:
     meta = {"model": to_dict(cfg.model), "loss": to_dict(cfg.loss), "style": style_info, "vgg": vgg_info,
             "data": {"image_size": cfg.data.image_size}}
     module = StyleTransferModule(instantiate(cfg.model), criterion, instantiate(cfg.optim),
-                                 warmup_steps=cfg.warmup_steps, preview_every=cfg.preview_every, meta=meta, preview_dir=run_dir / "previews")
+                                 warmup_steps=cfg.warmup_steps, preview_every=cfg.preview_every, meta=meta,
+                                 preview_dir=run_dir / "previews")
     datamodule = instantiate(cfg.data)
     checkpoints = run_dir / "checkpoints"
     callbacks = [
