@@ -8,6 +8,8 @@ import os
 from collections.abc import Callable
 
 import torch
+from torch import nn
+
 from fast_style.errors import FastStyleError
 from fast_style.perf import native_bf16
 from fast_style.tiling import ALIGN, check_tile, shrink, stylize_tiled, with_shared_norm_stats
@@ -83,6 +85,15 @@ def free_memory(device: torch.device) -> int:
     return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
 
 
+def stored_in(model: Model, precision: torch.dtype) -> bool:
+    """Whether all of ``model``'s weights are stored in ``precision`` (:func:`fast_style.perf.for_inference`
+    does that). Autocast then only adds casts: on the CPU it runs reflection padding in float32 and converts
+    every activation there and back, which took longer than the convolutions (scripts/benchmark.py)."""
+    if not isinstance(model, nn.Module) or isinstance(model, torch.jit.ScriptModule):
+        return precision == torch.float32
+    return all(p.dtype == precision for p in model.parameters())
+
+
 def luminance(image: torch.Tensor) -> torch.Tensor:
     """Y of YCbCr (BT.601) of ``[B, 3, H, W]`` RGB, keeping the channel dimension."""
     weights = torch.tensor(LUMA, dtype=image.dtype, device=image.device).view(1, 3, 1, 1)
@@ -144,9 +155,11 @@ class Stylizer:
         return 1, side
 
     def forward(self, x: torch.Tensor, model: Model | None = None) -> torch.Tensor:
-        """The raw output of ``model`` (default: ours) for ``x`` on the device, as float32 on the device."""
-        with torch.autocast(self.device.type, dtype=self.precision, enabled=self.precision != torch.float32):
-            return (self.model if model is None else model)(x).float()
+        """The raw output of ``model`` (default: ours) for ``x`` on the device, as float32 on the device.
+        Autocast only for models whose weights are not already stored in the precision."""
+        model = self.model if model is None else model
+        with torch.autocast(self.device.type, dtype=self.precision, enabled=not stored_in(model, self.precision)):
+            return model(x).float()
 
     @torch.inference_mode()
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:

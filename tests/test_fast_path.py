@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 from fast_style.benchmark import inference_fidelity, styled_transformer, training_fidelity
 from fast_style.config import CONFIG_DIR
 from fast_style.errors import FastStyleError
+from fast_style.inference import Stylizer, stored_in
 from fast_style.losses import PerceptualLoss
 from fast_style.perf import apply_to_training, for_inference, loss_dtype, train_precision, use_channels_last
 from fast_style.vgg import VGGFeatures
@@ -105,3 +106,19 @@ def test_training_settings_per_device() -> None:
 def test_bad_settings_are_named(call, message: str) -> None:
     with pytest.raises(FastStyleError, match=message):
         call()
+
+
+def test_a_model_stored_in_bfloat16_runs_without_autocast() -> None:
+    """Autocast would run reflection padding in float32 and cast every activation there and back."""
+    net = for_inference(styled_transformer(SMALL).eval(), CPU, torch.bfloat16)
+    assert stored_in(net, torch.bfloat16) and not stored_in(styled_transformer(SMALL), torch.bfloat16)
+    padded = []
+    for pad in net.modules():
+        if isinstance(pad, torch.nn.ReflectionPad2d):
+            pad.register_forward_hook(lambda module, args, out: padded.append(out.dtype))
+    x = torch.rand(2, 3, 40, 40)
+    with torch.inference_mode():
+        direct = net(x).clamp(0, 1)
+    padded.clear()
+    torch.testing.assert_close(Stylizer(net, CPU, torch.bfloat16, tile=None)(x), direct, atol=0, rtol=0)
+    assert padded and set(padded) == {torch.bfloat16}
