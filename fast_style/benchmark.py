@@ -5,12 +5,14 @@ timed steps run (CPU: resident set ``VmHWM``; CUDA: ``max_memory_allocated``) mi
 before building the case (the libraries), i.e. models, optimizer state and activations. The *textbook baseline* is the same
 network and the same loss definitions run the way pytorch/examples' fast_neural_style does: eager, float32,
 NCHW, VGG run separately over the output and over the input, each to the deepest style layer
-(:class:`TextbookLoss`). Nothing here asserts a time; the figures are printed and written as JSON.
+(:class:`TextbookLoss`); for data loading, Pillow decoding and resizing as its ``ImageFolder`` does. Nothing
+here asserts a time; the figures are printed and written as JSON.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import math
 import os
@@ -19,11 +21,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
 from torch import nn
+from torchvision.transforms import v2
 
+from fast_style.data import photo_transform
+from fast_style.image_io import find_images, read_photo
 from fast_style.inference import Stylizer, choose_device, choose_precision, synchronize
 from fast_style.losses import PerceptualLoss, build_loss
 from fast_style.model_io import build_transformer
@@ -169,7 +176,25 @@ def _optimize_step(case: Mapping[str, Any], device: torch.device) -> tuple[Calla
     return lambda: optimize(loss, photo, steps=1, method="lbfgs"), {"precision": "float32"}
 
 
-STEPS = {"train": _train_step, "infer": _infer_step, "optimize": _optimize_step}
+def _data_step(case: Mapping[str, Any], device: torch.device) -> tuple[Callable[[], object], dict[str, Any]]:
+    """A batch of training photos decoded, resized and cropped as one DataLoader worker does it (one
+    thread): ours through :func:`read_photo` (torchvision.io for JPEGs) and :func:`photo_transform`, the
+    baseline as the classic example's ``ImageFolder``: Pillow decoding, resizing and cropping."""
+    torch.set_num_threads(1)
+    files = find_images(case["data_root"])
+    if case["variant"] == "ours":
+        transform = photo_transform(case["size"])
+        load: Callable[[Path], torch.Tensor] = lambda path: transform(read_photo(path))  # noqa: E731
+    else:
+        size = case["size"]
+        textbook = v2.Compose([v2.Resize(size), v2.RandomCrop(size), v2.PILToTensor(),
+                               v2.ToDtype(torch.float32, scale=True)])
+        load = lambda path: textbook(Image.open(path).convert("RGB"))  # noqa: E731
+    photos = itertools.cycle(files)
+    return lambda: [load(next(photos)) for _ in range(case["batch_size"])], {"precision": "uint8"}
+
+
+STEPS = {"train": _train_step, "infer": _infer_step, "optimize": _optimize_step, "data": _data_step}
 
 
 def run_case(case: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
 from fast_style.errors import FastStyleError
-from fast_style.image_io import find_images, load_image
+from fast_style.image_io import find_images, read_photo
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ class ImageFolderDataset(Dataset):
     it and counts the skips so far (in this worker), and the next good file is returned instead, so one
     bad photo among 83k never stops a training run."""
 
-    def __init__(self, files: Sequence[Path], transform: Callable[[Image.Image], torch.Tensor]) -> None:
+    def __init__(self, files: Sequence[Path], transform: Callable[[torch.Tensor], torch.Tensor]) -> None:
         self.files = list(files)
         self.transform = transform
         self.skipped: set[Path] = set()
@@ -38,7 +38,7 @@ class ImageFolderDataset(Dataset):
             if path in self.skipped:
                 continue
             try:
-                return self.transform(load_image(path))
+                return self.transform(read_photo(path))
             except (OSError, ValueError, Image.DecompressionBombError) as err:
                 self.skipped.add(path)
                 log.warning("skipping unreadable image %s (%s); %d skipped so far", path, err, len(self.skipped))
@@ -46,10 +46,10 @@ class ImageFolderDataset(Dataset):
 
 
 def photo_transform(image_size: int, train: bool = True) -> v2.Compose:
-    """Resize the short side to ``image_size`` and crop a square (random for training, centred otherwise)."""
+    """Resize the short side of a ``uint8`` photo to ``image_size`` and crop a square (random for
+    training, centred otherwise); float in [0, 1] last, so the resize moves bytes, not floats."""
     crop = v2.RandomCrop(image_size) if train else v2.CenterCrop(image_size)
-    return v2.Compose([v2.PILToTensor(), v2.Resize(image_size, antialias=True), crop,
-                       v2.ToDtype(torch.float32, scale=True)])
+    return v2.Compose([v2.Resize(image_size, antialias=True), crop, v2.ToDtype(torch.float32, scale=True)])
 
 
 class PhotoDataModule(pl.LightningDataModule):

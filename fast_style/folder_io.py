@@ -19,13 +19,12 @@ from itertools import groupby
 from pathlib import Path
 
 import torch
-import torchvision.transforms.v2.functional as TF
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from fast_style.errors import FastStyleError
-from fast_style.image_io import IMAGE_EXTENSIONS, find_images, fit_long_side, load_image, save_image, tensor_to_pil
+from fast_style.image_io import IMAGE_EXTENSIONS, find_images, fit_long_side, read_photo, save_image, tensor_to_pil
 from fast_style.inference import Stylizer
 
 FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp"}
@@ -122,8 +121,7 @@ class PhotoFiles(Dataset):
     def __getitem__(self, index: int) -> Item:
         try:
             with pixel_limit(self.max_pixels):
-                image = fit_long_side(load_image(self.files[index]), self.max_size)
-            return index, TF.pil_to_tensor(image), None
+                return index, fit_long_side(read_photo(self.files[index]), self.max_size), None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
             return index, None, (f"refused as a possible decompression bomb ({err}); raise max_pixels "
                                  f"(now {self.max_pixels}) if you trust this file")

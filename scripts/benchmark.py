@@ -1,4 +1,4 @@
-"""Measure training, inference and L-BFGS speed and memory against the textbook implementation.
+"""Measure training, inference, L-BFGS and data-loading speed and memory against the textbook implementation.
 
 ``python scripts/benchmark.py [bench=quick] [device=cpu] [bench.models=[small]]`` prints a table and writes
 ``<run>/benchmark.json`` (every measurement, ours/baseline ratios, fast-path fidelity, the machine).
@@ -25,6 +25,7 @@ from fast_style.benchmark import (format_table, inference_fidelity, measure, rat
                                   training_fidelity)
 from fast_style.config import CONFIG_DIR, run_or_exit, to_dict  # noqa: E402
 from fast_style.errors import FastStyleError  # noqa: E402
+from fast_style.image_io import find_images  # noqa: E402
 from fast_style.inference import choose_device, choose_precision  # noqa: E402
 
 
@@ -65,7 +66,12 @@ def cases(cfg: DictConfig) -> list[dict[str, Any]]:
             for batch in dict.fromkeys([1, bench.infer.batch_size]):
                 shapes.append(("infer", name, size, batch, bench.infer))
     shapes.append(("optimize", bench.models[0], bench.optimize.size, 1, bench.optimize))
-    return [{**common, "kind": kind, "variant": variant, "model_name": name, "model": model_config(name),
+    if cfg.data_root is not None:
+        if not Path(cfg.data_root).is_dir() or not find_images(cfg.data_root):
+            raise FastStyleError(f"data_root={cfg.data_root}: no images there; point it at a folder of photos")
+        shapes.append(("data", "-", bench.data.size, bench.data.batch_size, bench.data))
+    return [{**common, "kind": kind, "variant": variant, "model_name": name,
+             "model": model_config(name) if name != "-" else None, "data_root": cfg.data_root,
              "size": size, "batch_size": batch, "warmup": spec.warmup, "steps": spec.steps}
             for kind, name, size, batch, spec in shapes for variant in variants]
 
@@ -88,6 +94,8 @@ def run(cfg: DictConfig) -> Path:
     device = choose_device(str(cfg.device))
     todo = cases(cfg)
     print(f"machine: {machine(device)}; {len(todo)} measurements, each in a fresh process", flush=True)
+    if cfg.data_root is None:
+        print("data loading: not measured; give data_root=<photo folder> (or set FAST_STYLE_DATA)", flush=True)
     results = measure(todo, on_result=lambda r: print(
         f"  {r['kind']} {r['model_name']} {r['size']}px x{r['batch_size']} {r['variant']}: "
         f"{r['items_per_s']:.3f}/s, peak {r['peak_memory_mb']:.0f} MB", flush=True))

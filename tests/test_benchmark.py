@@ -5,29 +5,30 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 from fast_style.benchmark import TextbookLoss, format_table, ratios
 from fast_style.losses import PerceptualLoss
 from fast_style.vgg import VGGFeatures
 
-from conftest import VGG_WEIGHTS, run_script
+from conftest import COCO, VGG_WEIGHTS, run_script
 
 
 def test_quick_benchmark_writes_every_figure(tmp_path: Path, assets: Path) -> None:
     out = tmp_path / "bench.json"
     result = run_script("benchmark.py", "bench=quick", "bench.infer.sizes=[32]", "bench.infer.batch_size=1",
-                        f"loss.weights={VGG_WEIGHTS}", f"hydra.run.dir={tmp_path}", f"output={out}")
+                        f"loss.weights={VGG_WEIGHTS}", f"data_root={COCO}", f"hydra.run.dir={tmp_path}", f"output={out}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == f"wrote: {out}"
     report = json.loads(out.read_text())
     assert report["machine"]["cpu"] and report["machine"]["device"] == "cpu"
     kinds = {(r["kind"], r["variant"]) for r in report["results"]}
-    assert kinds == {(k, v) for k in ("train", "infer", "optimize") for v in ("baseline", "ours")}
+    assert kinds == {(k, v) for k in ("train", "infer", "optimize", "data") for v in ("baseline", "ours")}
     for r in report["results"]:
         assert r["items_per_s"] > 0 and r["ms_per_item"] > 0 and r["peak_memory_mb"] > 0, r
-        assert r["model_name"] == "small" and r["size"] == 32
-    assert {r["kind"] for r in report["ratios"]} == {"train", "infer", "optimize"}
+        assert r["model_name"] == ("-" if r["kind"] == "data" else "small") and r["size"] == 32
+    assert {r["kind"] for r in report["ratios"]} == {"train", "infer", "optimize", "data"}
     assert all(r["speedup"] > 0 for r in report["ratios"])
     fidelity = report["fidelity"]
     assert 0 < fidelity["inference"]["max_abs_diff"] < 0.1 and fidelity["inference"]["psnr_db"] > 35
@@ -39,6 +40,18 @@ def test_unknown_model_is_named(tmp_path: Path) -> None:
     result = run_script("benchmark.py", "bench=quick", "bench.models=[tiny]", f"hydra.run.dir={tmp_path}")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: bench.models: unknown model 'tiny'")
+    assert not (tmp_path / "benchmark.json").exists()
+
+
+@pytest.mark.parametrize("make", ["missing", "empty"])
+def test_photo_folder_without_images_is_named(tmp_path: Path, make: str) -> None:
+    photos = tmp_path / "photos"
+    if make == "empty":
+        photos.mkdir()
+    result = run_script("benchmark.py", "bench=quick", f"data_root={photos}", f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == \
+        f"error: data_root={photos}: no images there; point it at a folder of photos"
     assert not (tmp_path / "benchmark.json").exists()
 
 

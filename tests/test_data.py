@@ -12,7 +12,7 @@ from PIL import Image
 
 from fast_style.data import ImageFolderDataset, PhotoDataModule, photo_transform
 from fast_style.errors import FastStyleError
-from fast_style.image_io import find_images, load_image
+from fast_style.image_io import find_images, load_image, read_photo
 
 
 def gradient(size: tuple[int, int] = (40, 30)) -> np.ndarray:
@@ -45,13 +45,40 @@ def test_find_images_is_recursive_and_filters_extensions(photo_folder: Path) -> 
     assert {"cmyk.jpg", "palette.gif", "photo.webp", "gray16.png"} <= set(names)
 
 
-@pytest.mark.parametrize("name", ["a/gray.png", "a/rgba.png", "a/b/cmyk.jpg", "a/b/palette.gif", "gray16.png"])
+@pytest.mark.parametrize("name", ["rgb.jpg", "a/gray.png", "a/rgba.png", "a/b/cmyk.jpg", "a/b/palette.gif",
+                                  "gray16.png"])
 def test_modes_are_converted_to_rgb(photo_folder: Path, name: str) -> None:
     image = load_image(photo_folder / name)
     assert image.mode == "RGB" and image.size == (40, 30)
     array = np.asarray(image, dtype=float)
     # The left-to-right ramp survives the conversion (16-bit is scaled down, not clipped at 255).
     assert array[:, -1].mean() - array[:, 0].mean() > 60
+    # JPEGs take torchvision's decoder, the rest Pillow's: the same pixels either way.
+    photo = read_photo(photo_folder / name)
+    assert photo.dtype == torch.uint8 and torch.equal(photo, torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1))
+
+
+def test_jpeg_exif_orientation_is_applied(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 40x30, displayed rotated by 90 degrees
+    Image.fromarray(gradient().astype(np.uint8), "RGB").save(tmp_path / "rotated.jpg", exif=exif)
+    photo = read_photo(tmp_path / "rotated.jpg")
+    assert photo.shape == (3, 40, 30)
+    assert torch.equal(photo, torch.from_numpy(np.asarray(load_image(tmp_path / "rotated.jpg")).copy()).permute(2, 0, 1))
+
+
+def test_truncated_jpeg_and_oversized_jpeg_are_refused(photo_folder: Path, monkeypatch) -> None:
+    with pytest.raises(OSError):
+        read_photo(photo_folder / "truncated.jpg")  # cut in its header: Pillow refuses it
+    photo = Image.fromarray(gradient((400, 300)).astype(np.uint8), "RGB")
+    photo.save(photo_folder / "big.jpg")
+    full = (photo_folder / "big.jpg").read_bytes()
+    (photo_folder / "cut.jpg").write_bytes(full[: len(full) * 3 // 4])  # cut in its pixel data
+    with pytest.raises(OSError, match=r"cut\.jpg: .*truncated"):
+        read_photo(photo_folder / "cut.jpg")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 40 * 30 // 4)  # 4x over the limit: a decompression bomb
+    with pytest.raises(Image.DecompressionBombError):
+        read_photo(photo_folder / "rgb.jpg")
 
 
 def test_rgba_transparency_is_composited_on_white(tmp_path: Path) -> None:
