@@ -20,6 +20,18 @@ def style_digest(criterion: PerceptualLoss) -> str:
     return digest.hexdigest()
 
 
+def check_same_style_targets(criterion: PerceptualLoss) -> str:
+    """Compare this process's style targets with every other process's (a collective: all must call it);
+    return their common sha256, or raise the same error on every process if any differ."""
+    digests: list[str | None] = [None] * dist.get_world_size()
+    dist.all_gather_object(digests, style_digest(criterion))
+    if len(set(digests)) > 1:
+        raise FastStyleError(f"style targets differ between the {len(digests)} training processes "
+                             f"(sha256 {sorted(set(d[:12] for d in digests if d))}); give every node the same "
+                             "style image and loss.weights files")
+    return str(digests[0])
+
+
 class SameStyleTargets(pl.Callback):
     """Every process computes the style targets from the painting itself; DDP averages their gradients,
     so targets that differ between processes (another file, another VGG) would silently train towards a
@@ -28,11 +40,6 @@ class SameStyleTargets(pl.Callback):
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if trainer.world_size < 2 or not dist.is_available() or not dist.is_initialized():
             return
-        digests: list[str | None] = [None] * trainer.world_size
-        dist.all_gather_object(digests, style_digest(pl_module.criterion))
-        if len(set(digests)) > 1:
-            raise FastStyleError(f"style targets differ between the {trainer.world_size} training processes "
-                                 f"(sha256 {sorted(set(d[:12] for d in digests if d))}); give every node the same "
-                                 "style image and loss.weights files")
+        digest = check_same_style_targets(pl_module.criterion)
         if trainer.is_global_zero:
-            print(f"style targets identical on {trainer.world_size} processes (sha256 {digests[0][:12]})")
+            print(f"style targets identical on {trainer.world_size} processes (sha256 {digest[:12]})")

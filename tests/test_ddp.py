@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 
+from fast_style.distributed import check_same_style_targets
+from fast_style.errors import FastStyleError
+from fast_style.losses import PerceptualLoss
 from fast_style.model_io import build_transformer, export_model, read_model_file
+from fast_style.vgg import VGGFeatures
 
 from conftest import run_script, tiny_train_overrides
 
@@ -39,3 +46,34 @@ def test_two_process_cpu_ddp_trains_and_exports_once(tmp_path: Path, assets: Pat
     for name, tensor in single["state_dict"].items():
         assert torch.equal(model["state_dict"][name], tensor), name
     assert any(not torch.equal(t, torch.zeros_like(t)) for t in model["state_dict"].values())
+
+
+def _compare_targets(rank: int, store: str, same: bool, results: str) -> None:
+    """One of two gloo processes: a loss whose painting is the same on both ranks, or differs on rank 1."""
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    try:
+        torch.manual_seed(0)  # the same (random) VGG on both ranks
+        criterion = PerceptualLoss(VGGFeatures("vgg16", ["relu1_2", "relu2_2"]), {"relu2_2": 1.0}, {"relu1_2": 1.0})
+        painting = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(0 if same else rank))
+        criterion.set_style(painting)
+        try:
+            outcome = "same " + check_same_style_targets(criterion)
+        except FastStyleError as err:
+            outcome = "error " + str(err)
+        Path(results, f"rank{rank}").write_text(outcome)
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("same", [True, False])
+def test_ranks_compare_their_style_targets(tmp_path: Path, same: bool) -> None:
+    """Targets that differ between ranks stop every rank with the same one-line error, before training."""
+    mp.spawn(_compare_targets, args=(str(tmp_path / "store"), same, str(tmp_path)), nprocs=2)
+    outcomes = {(tmp_path / f"rank{rank}").read_text() for rank in range(2)}
+    assert len(outcomes) == 1  # both ranks reach the same verdict
+    (outcome,) = outcomes
+    if same:
+        assert outcome.startswith("same ") and len(outcome) == len("same ") + 64
+    else:
+        assert outcome.startswith("error style targets differ between the 2 training processes")
+        assert "give every node the same style image" in outcome and "\n" not in outcome
