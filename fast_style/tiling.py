@@ -46,8 +46,10 @@ class _SharedStatsNorm(nn.Module):
             var, mean = torch.var_mean(x.float(), dim=(0, 2, 3), correction=0)
             self.stats = (mean, var)
         mean, var = self.stats
-        # batch_norm in eval mode is exactly "normalise with these per-channel statistics".
-        return F.batch_norm(x, mean, var, self.norm.weight, self.norm.bias, False, 0.0, self.norm.eps)
+        # batch_norm in eval mode is exactly "normalise with these per-channel statistics"; in float32, as
+        # the statistics were measured, also for a network stored in 16 bits.
+        weight, bias = self.norm.weight.float(), self.norm.bias.float()
+        return F.batch_norm(x.float(), mean, var, weight, bias, False, 0.0, self.norm.eps).to(x.dtype)
 
 
 def with_shared_norm_stats(net: Model) -> nn.Module | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import pickle
 from pathlib import Path
@@ -17,6 +18,7 @@ from fast_style.folder_io import plan_jobs, stylize_folder
 from fast_style.image_io import load_image, pil_to_tensor
 from fast_style.inference import Stylizer, choose_device, choose_precision, luminance
 from fast_style.model_io import load_model
+from fast_style.perf import for_inference
 from fast_style.standalone import load_any_model
 from fast_style.tiling import ramp, tile_starts
 
@@ -183,16 +185,20 @@ def test_batches_match_single_images(styled: torch.nn.Module) -> None:
     assert (split(batch) - together).abs().max() < 1e-5
 
 
-def test_tiles_match_the_untiled_image_without_seams(styled: torch.nn.Module) -> None:
+@pytest.mark.parametrize(("precision", "tolerance"), [(torch.float32, 1e-3), (torch.bfloat16, 0.02)])
+def test_tiles_match_the_untiled_image_without_seams(styled: torch.nn.Module, precision: torch.dtype,
+                                                     tolerance: float) -> None:
     # 144x304 fits one 224x224 tile's area, so the shared instance-norm statistics are the untiled ones;
     # the 160 px overlap discards 40 px at each inner tile edge, beyond the small net's receptive field (38 px).
+    # bfloat16: the fast CPU path (weights stored in 16 bits), compared with its own untiled output.
+    net = for_inference(copy.deepcopy(styled), CPU, precision)
     x = pil_to_tensor(photo(304, 144))[None]
-    whole = Stylizer(styled, CPU, tile=None)(x)
-    tiled = Stylizer(styled, CPU, tile=224, overlap=160)(x)
+    whole = Stylizer(net, CPU, precision, tile=None)(x)
+    tiled = Stylizer(net, CPU, precision, tile=224, overlap=160)(x)
     assert tile_starts(304, 224, 160) == [0, 64, 128]
     assert (whole - x).abs().mean() > 0.03
     error = (tiled - whole).abs()
-    assert error.max() < 1e-3  # everywhere, so also along the tile borders at x = 64..288: no seam
+    assert error.max() < tolerance  # everywhere, so also along the tile borders at x = 64..288: no seam
 
 
 def test_auto_tiling_when_an_image_does_not_fit(styled: torch.nn.Module) -> None:
