@@ -72,7 +72,7 @@ def read_photo(path: str | Path) -> torch.Tensor:
     """Decode ``path`` to RGB ``uint8 [3, H, W]``, honouring EXIF orientation; errors as :func:`load_image`.
 
     JPEGs (nearly every photo) are decoded by torchvision.io's libjpeg-turbo decoder straight into a
-    tensor: the same pixels as Pillow's, about 1.4x its speed per core (``data`` in scripts/benchmark.py),
+    tensor: the same pixels as Pillow's, 1.4-1.7x its speed per core (``data`` in scripts/benchmark.py),
     which is what feeds a fast GPU. Pillow reads the header first, so its decompression-bomb limit still
     applies, and decodes every other format."""
     with Image.open(path) as image:
