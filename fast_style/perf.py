@@ -4,11 +4,10 @@ Every choice here was kept because ``scripts/benchmark.py`` shows it pays (see t
 table); each is a config key (``configs/perf/default.yaml``) so a user can switch it off. Training gets them
 through :class:`fast_style.fast_path.FastPath`, a Lightning callback; inference through :func:`for_inference`.
 
-On CPUs with native bfloat16 (AVX512-BF16/AMX), oneDNN's bfloat16 convolutions are 6-8x faster than
-float32 forward and for input gradients, but ~10x *slower* for weight gradients. So there training
-stays ``32-true`` for Lightning, the frozen VGG trunk of the loss (no weight gradients) runs in bfloat16,
-and the transformer's convolutions run in bfloat16 except for their weight gradients
-(:class:`MixedConv2d`). On GPUs everything follows Lightning's ``bf16-mixed``.
+Training in 16 bits is Lightning's own ``bf16-mixed`` / ``16-mixed`` (autocast, float32 master weights), chosen
+by ``trainer.precision=auto`` on GPUs and on CPUs with native bfloat16 (AVX512-BF16/AMX), where oneDNN's
+bfloat16 convolutions are 3-8x faster than float32 in forward, input and weight gradient alike. Gram matrices
+and loss reductions stay float32 (:mod:`fast_style.losses`).
 """
 
 from __future__ import annotations
@@ -45,9 +44,9 @@ def train_device_type(accelerator: str) -> str:
 
 
 def train_precision(precision: str, accelerator: str) -> str:
-    """Lightning's ``precision`` for ``trainer.precision=auto``: ``bf16-mixed`` on GPUs with bfloat16,
-    ``16-mixed`` on older CUDA GPUs (Lightning scales the loss), ``32-true`` on the CPU (see the module
-    docstring: the loss's VGG gets bfloat16 there instead). Other values pass through."""
+    """Lightning's ``precision`` for ``trainer.precision=auto``: ``bf16-mixed`` on GPUs with bfloat16 and on
+    CPUs with native bfloat16, ``16-mixed`` on older CUDA GPUs (Lightning scales the loss), else ``32-true``.
+    Other values pass through."""
     if str(precision) not in TRAIN_PRECISIONS:
         raise FastStyleError(f"trainer.precision={precision}: use one of {', '.join(TRAIN_PRECISIONS)}")
     if precision != "auto":
@@ -55,7 +54,7 @@ def train_precision(precision: str, accelerator: str) -> str:
     device_type = train_device_type(accelerator)
     if device_type == "cuda":
         return "bf16-mixed" if native_bf16("cuda") else "16-mixed"
-    return "32-true"
+    return "bf16-mixed" if device_type == "cpu" and native_bf16("cpu") else "32-true"
 
 
 def loss_dtype(setting: str, device_type: str) -> torch.dtype | None:
@@ -92,60 +91,6 @@ def to_channels_last(module: nn.Module) -> nn.Module:
     return module.to(memory_format=torch.channels_last)
 
 
-class _MixedConv2d(torch.autograd.Function):
-    """conv2d in bfloat16 forward and for the input gradient, float32 for the weight and bias gradients."""
-
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                stride: tuple[int, int], padding: tuple[int, int]) -> torch.Tensor:
-        x16, w16 = x.to(torch.bfloat16), weight.to(torch.bfloat16)
-        ctx.save_for_backward(x16, w16, weight)
-        ctx.stride, ctx.padding, ctx.has_bias = stride, padding, bias is not None
-        return F.conv2d(x16, w16, None if bias is None else bias.to(torch.bfloat16), stride, padding)
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        x16, w16, weight = ctx.saved_tensors
-        conv = (ctx.stride, ctx.padding, [1, 1], False, [0, 0], 1)
-        grad_x = None
-        if ctx.needs_input_grad[0]:
-            grad_x = torch.ops.aten.convolution_backward(grad.to(torch.bfloat16), x16, w16, None, *conv,
-                                                         [True, False, False])[0]
-        bias_sizes = [weight.shape[0]] if ctx.has_bias else None
-        _, grad_w, grad_b = torch.ops.aten.convolution_backward(grad.float(), x16.float(), weight, bias_sizes, *conv,
-                                                                [False, True, ctx.has_bias])
-        return grad_x, grad_w, grad_b, None, None
-
-
-class MixedConv2d(nn.Conv2d):
-    """An ``nn.Conv2d`` (same parameters, same state dict) whose forward and input gradient run in
-    bfloat16 and whose weight gradient runs in float32: on CPUs with native bfloat16 this avoids
-    oneDNN's slow bfloat16 weight gradient while keeping its fast bfloat16 forward. Activations leave
-    it in bfloat16; the float32 master weights are what the optimizer updates."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.padding_mode != "zeros" or self.groups != 1 or self.dilation != (1, 1) or isinstance(self.padding, str):
-            return super().forward(x)
-        return _MixedConv2d.apply(x, self.weight, self.bias, self.stride, self.padding)
-
-
-def use_mixed_convs(setting: str, device_type: str, precision: str) -> bool:
-    """``auto``: mixed convolutions for the transformer on CPUs with native bfloat16 training in float32."""
-    if setting == "auto":
-        return device_type == "cpu" and precision.startswith("32") and native_bf16("cpu")
-    if not isinstance(setting, bool):
-        raise FastStyleError(f"perf.mixed_convs={setting!r}: use auto, true or false")
-    return setting
-
-
-def mix_convs(module: nn.Module) -> nn.Module:
-    """Turn every plain ``nn.Conv2d`` of ``module`` into a :class:`MixedConv2d` in place."""
-    for conv in module.modules():
-        if type(conv) is nn.Conv2d:
-            conv.__class__ = MixedConv2d
-    return module
-
-
 def apply_to_training(transformer: nn.Module, criterion: PerceptualLoss, device_type: str, precision: str,
                       perf: dict[str, Any]) -> dict[str, Any]:
     """Apply ``perf`` settings (configs/perf) to the training pair in place; return what was chosen.
@@ -155,15 +100,12 @@ def apply_to_training(transformer: nn.Module, criterion: PerceptualLoss, device_
     vgg_dtype = loss_dtype(perf["loss_precision"], device_type)
     criterion.vgg.compute_dtype = vgg_dtype
     chosen = {"precision": precision, "loss_precision": str(vgg_dtype or precision).removeprefix("torch."),
-              "mixed_convs": use_mixed_convs(perf["mixed_convs"], device_type, precision),
               "channels_last": use_channels_last(perf["channels_last"], device_type, low_precision),
               "loss_channels_last": use_channels_last(perf["channels_last"], device_type,
                                                       low_precision or vgg_dtype is not None),
               "compile": bool(perf["compile"])}
-    if chosen["mixed_convs"]:
-        mix_convs(transformer)
-    if chosen["channels_last"] or chosen["mixed_convs"]:
-        to_channels_last(transformer)  # the mixed convolutions' bfloat16 kernels are NHWC
+    if chosen["channels_last"]:
+        to_channels_last(transformer)
     if chosen["loss_channels_last"]:
         to_channels_last(criterion)
     if chosen["compile"]:

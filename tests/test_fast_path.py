@@ -13,7 +13,8 @@ from fast_style.config import CONFIG_DIR
 from fast_style.errors import FastStyleError
 from fast_style.inference import Stylizer, stored_in
 from fast_style.losses import PerceptualLoss
-from fast_style.perf import apply_to_training, for_inference, loss_dtype, train_precision, use_channels_last
+from fast_style.perf import (apply_to_training, for_inference, loss_dtype, native_bf16, train_precision,
+                             use_channels_last)
 from fast_style.vgg import VGGFeatures
 
 from conftest import ASSETS, VGG_WEIGHTS
@@ -63,7 +64,7 @@ def test_bfloat16_loss_trunk_matches_float32_loss_and_gradient() -> None:
 
 
 def test_short_training_on_the_fast_path_reaches_the_float32_loss() -> None:
-    """On this kind of CPU ``auto`` means a bfloat16 VGG and bfloat16 transformer convolutions."""
+    """On this kind of CPU ``auto`` means Lightning's bf16-mixed autocast and a bfloat16 VGG."""
     style = OmegaConf.load(f"{CONFIG_DIR}/style/starry_night.yaml")
     loss = OmegaConf.merge(OmegaConf.load(f"{CONFIG_DIR}/loss/vgg16.yaml"), {"weights": str(VGG_WEIGHTS)})
     loss = OmegaConf.to_container(OmegaConf.merge({"style": style, "loss": loss}), resolve=True)["loss"]
@@ -88,7 +89,8 @@ def test_lightning_bf16_mixed_autocast_gives_the_float32_loss() -> None:
 
 def test_training_settings_per_device() -> None:
     assert train_precision("bf16-mixed", "cpu") == "bf16-mixed"
-    assert train_precision("auto", "cpu") == "32-true"  # bf16 weight gradients are slow in oneDNN
+    assert train_precision("auto", "cpu") == ("bf16-mixed" if native_bf16("cpu") else "32-true")
+    assert train_precision("32-true", "cpu") == "32-true"
     assert use_channels_last("auto", "cuda", False) and not use_channels_last("auto", "cpu", False)
     assert use_channels_last("auto", "cpu", True) and not use_channels_last(False, "cuda", True)
     assert loss_dtype("trainer", "cpu") is None and loss_dtype("bfloat16", "cuda") is torch.bfloat16
