@@ -1,0 +1,185 @@
+"""The one-off measurements behind the README's "What makes it fast" table, as one command.
+
+``python scripts/perf_checks.py [--assets DIR] [--weights FILE]`` prints one line per check. Unlike
+``scripts/benchmark.py`` (whole training steps and inference passes, ours against the textbook baseline) these
+time single pieces in one process, to show *why* a setting was chosen: bfloat16 convolutions, the loss's VGG
+in bfloat16, the inference path's layout and autocast, ``torch.compile``, and the joint VGG pass that was tried
+and not kept. Times are medians of a few calls after two warm-up calls; nothing here is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from omegaconf import OmegaConf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fast_style.benchmark import styled_transformer  # noqa: E402
+from fast_style.config import CONFIG_DIR, to_dict  # noqa: E402
+from fast_style.inference import Stylizer  # noqa: E402
+from fast_style.losses import PerceptualLoss, build_loss  # noqa: E402
+from fast_style.model_io import build_transformer  # noqa: E402
+from fast_style.perf import apply_to_training, for_inference, train_precision  # noqa: E402
+from fast_style.style import load_style  # noqa: E402
+
+CPU = torch.device("cpu")
+JOHNSON = {"channels": [32, 64, 128], "num_res_blocks": 5}
+SMALL = {"channels": [16, 32, 64], "num_res_blocks": 3}
+PERF = {"loss_precision": "auto", "channels_last": "auto", "compile": False, "cudnn_benchmark": True}
+
+
+def seconds(call: Callable[[], object], repeat: int = 3) -> float:
+    """Median wall time of ``call`` after two untimed calls."""
+    call()
+    call()
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
+def conv_gradients() -> None:
+    """forward, input gradient and weight gradient of single convolutions, float32 vs bfloat16 (NHWC)."""
+    for c_in, c_out, kernel, side in ((3, 32, 9, 256), (128, 128, 3, 64), (32, 3, 9, 256)):
+        x, w = torch.randn(4, c_in, side, side), torch.randn(c_out, c_in, kernel, kernel)
+        conv = (None, [1, 1], [kernel // 2] * 2, [1, 1], False, [0, 0], 1)
+        for dtype in (torch.float32, torch.bfloat16):
+            xx = x.to(dtype).contiguous(memory_format=torch.channels_last)
+            ww = w.to(dtype).contiguous(memory_format=torch.channels_last)
+            grad = F.conv2d(xx, ww, padding=kernel // 2)
+            forward = seconds(lambda: F.conv2d(xx, ww, padding=kernel // 2))
+            grad_x = seconds(lambda: torch.ops.aten.convolution_backward(grad, xx, ww, *conv, [True, False, False]))
+            grad_w = seconds(lambda: torch.ops.aten.convolution_backward(grad, xx, ww, *conv, [False, True, False]))
+            print(f"conv {c_in}->{c_out} {kernel}x{kernel} at {side} px, batch 4, {str(dtype)[6:]}: forward "
+                  f"{forward * 1e3:.1f} ms, input gradient {grad_x * 1e3:.1f} ms, weight gradient {grad_w * 1e3:.1f} ms")
+
+
+def loss_trunk(criterion: PerceptualLoss) -> None:
+    """The loss's VGG forward + backward (to the deepest style layer) at 256 px batch 4."""
+    vgg, taps = copy.deepcopy(criterion.vgg), criterion.taps
+    x = torch.rand(4, 3, 256, 256, requires_grad=True)
+
+    def step() -> None:
+        sum(f.float().pow(2).mean() for f in vgg(x, taps).values()).backward()
+
+    float32 = seconds(step)
+    vgg.compute_dtype = torch.bfloat16
+    vgg.to(memory_format=torch.channels_last)
+    print(f"VGG forward+backward at 256 px, batch 4: float32 NCHW {float32:.2f} s, bfloat16 channels-last "
+          f"{seconds(step):.2f} s")
+
+
+@torch.inference_mode()
+def inference_layouts() -> None:
+    """The Johnson network at 512 px: float32 eager, bfloat16 weights as they are, and for_inference."""
+    net = styled_transformer(JOHNSON).eval()
+    x = torch.rand(1, 3, 512, 512)
+    half = copy.deepcopy(net).to(torch.bfloat16)
+    fast = for_inference(copy.deepcopy(net), CPU, torch.bfloat16, True)
+    print(f"johnson at 512 px: float32 eager {seconds(lambda: net(x)):.2f} s, bfloat16 NCHW InstanceNorm2d "
+          f"{seconds(lambda: half(x)):.2f} s, for_inference (bfloat16, channels-last, group norm) "
+          f"{seconds(lambda: fast(x)):.2f} s")
+    x = torch.rand(1, 3, 1024, 1024)
+
+    def under_autocast() -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return fast(x)
+
+    stylizer = Stylizer(fast, CPU, torch.bfloat16, tile=None)
+    print(f"johnson at 1024 px: float32 eager {seconds(lambda: net(x)):.2f} s, for_inference under autocast "
+          f"{seconds(under_autocast):.2f} s, Stylizer (no autocast for bf16 weights) {seconds(lambda: stylizer(x)):.2f} s")
+
+
+def compiled_transformer() -> None:
+    """torch.compile of the Johnson network, float32 forward + backward at 256 px batch 4."""
+    net, x = build_transformer(JOHNSON), torch.rand(4, 3, 256, 256)
+    eager = seconds(lambda: net(x).mean().backward())
+    compiled = torch.compile(copy.deepcopy(net))
+    began = time.perf_counter()
+    compiled(x).mean().backward()
+    first = time.perf_counter() - began
+    print(f"johnson forward+backward at 256 px, batch 4, float32: eager {eager:.2f} s, compiled "
+          f"{seconds(lambda: compiled(x).mean().backward()):.2f} s (first call, compiling: {first:.0f} s)")
+
+
+def joint_forward(criterion: PerceptualLoss, output: torch.Tensor, content: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The loss with one VGG pass over ``[output; content]`` up to the content layer, then the output alone."""
+    vgg, batch, wanted = criterion.vgg, output.shape[0], set(criterion.taps)
+    out_feats: dict[str, torch.Tensor] = {}
+    content_feats: dict[str, torch.Tensor] = {}
+    dtype = vgg.compute_dtype
+    with torch.autocast("cpu", dtype=dtype) if dtype is not None else contextlib.nullcontext():
+        h = (torch.cat([output, content]) - vgg.mean) / vgg.std
+        joint = True
+        for name, layer in zip(vgg.names, vgg.layers):
+            h = layer(h)
+            if name in wanted:
+                out_feats[name] = h[:batch] if joint else h
+            if joint and name in criterion.content_layers:
+                content_feats[name] = h[batch:].detach()
+                if len(content_feats) == len(criterion.content_layers):
+                    h, joint = h[:batch], False
+            if len(out_feats) == len(wanted) and not joint:
+                break
+    return criterion.terms(output, out_feats, content_feats)
+
+
+def joint_vgg_pass(criterion: PerceptualLoss) -> None:
+    """A training step (small model, 256 px, batch 4, the training fast path) with separate and joint passes."""
+    x = torch.rand(4, 3, 256, 256)
+    for name in ("separate", "joint", "separate", "joint"):
+        torch.manual_seed(0)
+        net, loss = build_transformer(SMALL), copy.deepcopy(criterion)
+        precision = train_precision("auto", "cpu")
+        apply_to_training(net, loss, "cpu", precision, PERF)
+        forward = loss if name == "separate" else lambda out, photo, loss=loss: joint_forward(loss, out, photo)
+        optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+        enabled = precision == "bf16-mixed"
+
+        def step() -> float:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled):
+                total = forward(net(x), x)["total"]
+            optimizer.zero_grad()
+            total.backward()
+            optimizer.step()
+            return total.item()
+
+        first = step()
+        print(f"training step, small, 256 px, batch 4, {name} VGG passes: {4 / seconds(step):.2f} img/s "
+              f"(first loss {first:.4f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--assets", default=os.environ.get("FAST_STYLE_ASSETS"), help="asset folder")
+    parser.add_argument("--weights", default="vgg16_hed_features.pth", help="loss.weights (name or path)")
+    args = parser.parse_args()
+    # The training defaults: configs/style/starry_night.yaml and configs/loss/vgg16.yaml.
+    cfg = OmegaConf.create({"style": OmegaConf.load(f"{CONFIG_DIR}/style/starry_night.yaml"),
+                            "loss": OmegaConf.load(f"{CONFIG_DIR}/loss/vgg16.yaml")})
+    cfg.loss.weights = args.weights
+    style, _ = load_style(to_dict(cfg.style), args.assets)
+    criterion, _ = build_loss(to_dict(cfg.loss), style, args.assets)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    conv_gradients()
+    loss_trunk(criterion)
+    inference_layouts()
+    compiled_transformer()
+    joint_vgg_pass(criterion)
+
+
+if __name__ == "__main__":
+    main()
