@@ -88,7 +88,7 @@ def free_memory(device: torch.device) -> int:
 def stored_in(model: Model, precision: torch.dtype) -> bool:
     """Whether all of ``model``'s weights are stored in ``precision`` (:func:`fast_style.perf.for_inference`
     does that). Autocast then only adds casts: on the CPU it runs reflection padding in float32 and converts
-    every activation there and back, which took longer than the convolutions (scripts/benchmark.py)."""
+    every activation there and back, which took longer than the convolutions (scripts/perf_checks.py)."""
     if not isinstance(model, nn.Module) or isinstance(model, torch.jit.ScriptModule):
         return precision == torch.float32
     return all(p.dtype == precision for p in model.parameters())
