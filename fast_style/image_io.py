@@ -56,12 +56,6 @@ def load_image(path: str | Path) -> Image.Image:
         return to_rgb(image)
 
 
-def pil_to_tensor(image: Image.Image) -> torch.Tensor:
-    """RGB PIL image -> float tensor ``[3, H, W]`` in [0, 1]."""
-    array = np.asarray(to_rgb(image), dtype=np.uint8)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255.0)
-
-
 def tensor_to_pil(tensor: torch.Tensor) -> Image.Image:
     """Float tensor ``[3, H, W]`` (values clamped to [0, 1]) -> RGB PIL image."""
     array = tensor.detach().float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()

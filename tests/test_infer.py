@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torchvision.transforms.v2 import functional as TF
 
 from conftest import run_script
 from fast_style.errors import FastStyleError
 from fast_style.folder_io import plan_jobs, stylize_folder
-from fast_style.image_io import load_image, pil_to_tensor
+from fast_style.image_io import load_image
 from fast_style.inference import Stylizer, choose_device, choose_precision, luminance
 from fast_style.model_io import load_model
 from fast_style.perf import for_inference
@@ -23,6 +24,11 @@ from fast_style.standalone import load_any_model
 from fast_style.tiling import ramp, tile_starts
 
 CPU = torch.device("cpu")
+
+
+def as_tensor(image: Image.Image) -> torch.Tensor:
+    """RGB PIL image -> float ``[3, H, W]`` in [0, 1]."""
+    return TF.to_dtype(TF.pil_to_tensor(image), torch.float32, scale=True)
 
 
 def photo(width: int, height: int, seed: int = 0) -> Image.Image:
@@ -164,7 +170,7 @@ def chroma(image: torch.Tensor) -> torch.Tensor:
 
 
 def test_preserve_color_keeps_the_photos_chroma(styled: torch.nn.Module) -> None:
-    x = pil_to_tensor(photo(64, 48))[None]
+    x = as_tensor(photo(64, 48))[None]
     kept = Stylizer(styled, CPU, preserve_color=True)(x)
     full = Stylizer(styled, CPU)(x)
     inside = ((kept > 0) & (kept < 1)).all(dim=1, keepdim=True).expand(-1, 2, -1, -1)  # not clipped
@@ -176,7 +182,7 @@ def test_preserve_color_keeps_the_photos_chroma(styled: torch.nn.Module) -> None
 
 
 def test_batches_match_single_images(styled: torch.nn.Module) -> None:
-    batch = torch.stack([pil_to_tensor(photo(40, 32, seed)) for seed in range(3)])
+    batch = torch.stack([as_tensor(photo(40, 32, seed)) for seed in range(3)])
     together = Stylizer(styled, CPU)(batch)
     alone = torch.cat([Stylizer(styled, CPU)(image[None]) for image in batch])
     assert (together - alone).abs().max() < 1e-5
@@ -192,7 +198,7 @@ def test_tiles_match_the_untiled_image_without_seams(styled: torch.nn.Module, pr
     # the 160 px overlap discards 40 px at each inner tile edge, beyond the small net's receptive field (38 px).
     # bfloat16: the fast CPU path (weights stored in 16 bits), compared with its own untiled output.
     net = for_inference(copy.deepcopy(styled), CPU, precision)
-    x = pil_to_tensor(photo(304, 144))[None]
+    x = as_tensor(photo(304, 144))[None]
     whole = Stylizer(net, CPU, precision, tile=None)(x)
     tiled = Stylizer(net, CPU, precision, tile=224, overlap=160)(x)
     assert tile_starts(304, 224, 160) == [0, 64, 128]
@@ -202,7 +208,7 @@ def test_tiles_match_the_untiled_image_without_seams(styled: torch.nn.Module, pr
 
 
 def test_auto_tiling_when_an_image_does_not_fit(styled: torch.nn.Module) -> None:
-    x = pil_to_tensor(photo(304, 144))[None]
+    x = as_tensor(photo(304, 144))[None]
     stylizer = Stylizer(styled, CPU, overlap=32, memory=200 * 200 * 1024 * 2)  # room for ~200x200 px
     assert stylizer.plan(1, 144, 304) == (1, 200)
     assert stylizer.plan(1, 100, 100) == (1, None)
@@ -224,7 +230,7 @@ def test_blend_weights_sum_to_one() -> None:
 
 
 def test_checkpoint_and_export_give_the_same_result(trained_run: Path, exported_model: Path) -> None:
-    x = pil_to_tensor(photo(40, 24))[None]
+    x = as_tensor(photo(40, 24))[None]
     from_pt, meta = load_any_model(exported_model, CPU)
     from_ckpt, ckpt_meta = load_any_model(trained_run / "checkpoints" / "last.ckpt", CPU)
     assert meta["style"]["name"] == ckpt_meta["style"]["name"] == "starry_night"
