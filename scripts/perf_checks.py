@@ -34,9 +34,11 @@ from fast_style.perf import apply_to_training, for_inference, train_precision  #
 from fast_style.style import load_style  # noqa: E402
 
 CPU = torch.device("cpu")
-JOHNSON = {"channels": [32, 64, 128], "num_res_blocks": 5}
-SMALL = {"channels": [16, 32, 64], "num_res_blocks": 3}
-PERF = {"loss_precision": "auto", "channels_last": "auto", "compile": False, "cudnn_benchmark": True}
+
+
+def config(group: str, name: str) -> dict:
+    """``configs/<group>/<name>.yaml``: the same settings training uses."""
+    return to_dict(OmegaConf.load(f"{CONFIG_DIR}/{group}/{name}.yaml"))
 
 
 def seconds(call: Callable[[], object], repeat: int = 3) -> float:
@@ -85,7 +87,7 @@ def loss_trunk(criterion: PerceptualLoss) -> None:
 @torch.inference_mode()
 def inference_layouts() -> None:
     """The Johnson network at 512 px: float32 eager, bfloat16 weights as they are, and for_inference."""
-    net = styled_transformer(JOHNSON).eval()
+    net = styled_transformer(config("model", "johnson")).eval()
     x = torch.rand(1, 3, 512, 512)
     half = copy.deepcopy(net).to(torch.bfloat16)
     fast = for_inference(copy.deepcopy(net), CPU, torch.bfloat16, True)
@@ -105,7 +107,7 @@ def inference_layouts() -> None:
 
 def compiled_transformer() -> None:
     """torch.compile of the Johnson network, float32 forward + backward at 256 px batch 4."""
-    net, x = build_transformer(JOHNSON), torch.rand(4, 3, 256, 256)
+    net, x = build_transformer(config("model", "johnson")), torch.rand(4, 3, 256, 256)
     eager = seconds(lambda: net(x).mean().backward())
     compiled = torch.compile(copy.deepcopy(net))
     began = time.perf_counter()
@@ -142,9 +144,9 @@ def joint_vgg_pass(criterion: PerceptualLoss) -> None:
     x = torch.rand(4, 3, 256, 256)
     for name in ("separate", "joint", "separate", "joint"):
         torch.manual_seed(0)
-        net, loss = build_transformer(SMALL), copy.deepcopy(criterion)
+        net, loss = build_transformer(config("model", "small")), copy.deepcopy(criterion)
         precision = train_precision("auto", "cpu")
-        apply_to_training(net, loss, "cpu", precision, PERF)
+        apply_to_training(net, loss, "cpu", precision, config("perf", "default"))
         forward = loss if name == "separate" else lambda out, photo, loss=loss: joint_forward(loss, out, photo)
         optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
         enabled = precision == "bf16-mixed"
