@@ -19,22 +19,24 @@ from typing import Any
 
 import torch
 from omegaconf import OmegaConf
-from PIL import Image, ImageDraw
+from PIL import Image
 from torch import nn
-from torchvision.utils import make_grid
 
 from fast_style.assets import Asset, cache_dir, file_sha256, resolve
 from fast_style.atomic import atomic_write
 from fast_style.config import CONFIG_DIR
 from fast_style.errors import FastStyleError
-from fast_style.image_io import find_images, read_tensor, save_image, tensor_to_pil
+from fast_style.image_io import find_images, read_tensor, save_image
 from fast_style.inference import synchronize
 from fast_style.losses import PerceptualLoss, build_loss
 from fast_style.model_io import load_model
 from fast_style.optimize import Iterate, check_settings, optimize
+from fast_style.quality import blown_out_share, contact_sheet, crushed_share, fit_height
 from fast_style.style import load_style
 
 log = logging.getLogger(__name__)
+
+SHEET_HEIGHT = 160   # rows of the contact sheet, in pixels
 
 
 def iterations_to_match(curve: Sequence[float], target: float) -> int | None:
@@ -132,37 +134,24 @@ def _warm_up(transformer: nn.Module, criterion: PerceptualLoss, photo: torch.Ten
 
 @torch.no_grad()
 def network_loss(transformer: nn.Module, criterion: PerceptualLoss, photo: torch.Tensor
-                 ) -> tuple[float, float, torch.Tensor]:
-    """The training objective of the network's output for ``photo`` [1, 3, H, W]:
-    ``criterion(transformer(x), x)["total"]``, with the forward pass's wall time."""
+                 ) -> tuple[dict[str, float], float, torch.Tensor]:
+    """The training objective's terms for the network's output on ``photo`` [1, 3, H, W]
+    (``criterion(transformer(x), x)``: content, style, tv, total), with the forward pass's wall time."""
     synchronize(photo.device)
     began = time.perf_counter()
     output = transformer(photo)
     synchronize(photo.device)
     seconds = time.perf_counter() - began
-    return float(criterion(output, photo)["total"]), seconds, output
-
-
-def side_by_side(panels: Sequence[torch.Tensor | None], labels: Sequence[str]) -> Image.Image:
-    """Panels [1, 3, H, W] in a row under two-line captions; None is a grey "no match" panel."""
-    reference = next(p for p in panels if p is not None)
-    tiles = [(p if p is not None else torch.full_like(reference, 0.5))[0].cpu() for p in panels]
-    pad, caption = 4, 26
-    grid = tensor_to_pil(make_grid(tiles, nrow=len(tiles), padding=pad, pad_value=1.0))
-    canvas = Image.new("RGB", (grid.width, grid.height + caption), "white")
-    canvas.paste(grid, (0, caption))
-    draw = ImageDraw.Draw(canvas)
-    width = reference.shape[-1] + pad
-    for i, label in enumerate(labels):
-        draw.text((pad + i * width, 2), label, fill="black")
-    return canvas
+    return {k: float(v) for k, v in criterion(output, photo).items()}, seconds, output
 
 
 def compare(transformer: nn.Module, criterion: PerceptualLoss, photo: torch.Tensor, steps: int,
-            lr: float | None = None) -> tuple[dict[str, Any], Image.Image]:
+            lr: float | None = None) -> tuple[dict[str, Any], list[torch.Tensor], list[str]]:
     """The network against ``steps`` L-BFGS iterations from ``photo`` on ``criterion``: the figures of
-    one report entry, and the side-by-side picture."""
-    net_loss, net_seconds, stylised = network_loss(transformer, criterion, photo)
+    one report entry, and the panels of its side-by-side picture (photo, network, L-BFGS at the match,
+    L-BFGS at the end; grey where L-BFGS never matched) with their captions."""
+    net_terms, net_seconds, stylised = network_loss(transformer, criterion, photo)
+    net_loss = net_terms["total"]
     matched: dict[str, Any] = {}
 
     def keep_first_match(it: Iterate) -> None:
@@ -173,7 +162,11 @@ def compare(transformer: nn.Module, criterion: PerceptualLoss, photo: torch.Tens
     match = iterations_to_match(result.losses, net_loss)
     record = {
         "height": photo.shape[-2], "width": photo.shape[-1],
-        "network_loss": net_loss, "network_seconds": net_seconds,
+        "network_loss": net_loss, "network_content": net_terms["content"], "network_style": net_terms["style"],
+        "network_tv": net_terms["tv"], "network_seconds": net_seconds,
+        "blown_out": blown_out_share(stylised, photo), "crushed": crushed_share(stylised, photo),
+        "optimisation_blown_out": blown_out_share(result.image, photo),
+        "optimisation_crushed": crushed_share(result.image, photo),
         "optimisation_losses": result.losses, "optimisation_elapsed": result.seconds,
         "optimisation_seconds": result.total_seconds,
         "lbfgs_iterations_to_match": match, "optimisation_seconds_to_match": matched.get("seconds"),
@@ -181,7 +174,8 @@ def compare(transformer: nn.Module, criterion: PerceptualLoss, photo: torch.Tens
     labels = ["content", f"network\nloss {net_loss:.4g}",
               "L-BFGS\nno match" if match is None else f"L-BFGS it {match}\nloss {result.losses[match]:.4g}",
               f"L-BFGS it {steps}\nloss {result.losses[-1]:.4g}"]
-    return record, side_by_side([photo, stylised, matched.get("image"), result.image], labels)
+    panels = [photo, stylised, matched.get("image", torch.full_like(photo, 0.5)), result.image]
+    return record, panels, labels
 
 
 def summarize(images: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -194,6 +188,11 @@ def summarize(images: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "images": len(images),
         "matched": sum(r["lbfgs_iterations_to_match"] is not None for r in images),
         "network_loss": _median([r["network_loss"] for r in images]),
+        "network_content": _median([r["network_content"] for r in images]),
+        "network_style": _median([r["network_style"] for r in images]),
+        "blown_out": _median([r["blown_out"] for r in images]),
+        "crushed": _median([r["crushed"] for r in images]),
+        "optimisation_blown_out": _median([r["optimisation_blown_out"] for r in images]),
         "final_optimisation_loss": _median([r["optimisation_losses"][-1] for r in images]),
         "lbfgs_iterations_to_match": _median([r["lbfgs_iterations_to_match"] for r in images]),
         "network_seconds": _median([r["network_seconds"] for r in images]),
@@ -209,42 +208,55 @@ def _fmt(value: float | None, spec: str = ".4g") -> str:
 
 def report_markdown(report: Mapping[str, Any]) -> str:
     s, steps = report["summary"], report["steps"]
+    sizes = "at their own size" if report["image_size"] is None else f"at most {report['image_size']} px"
     lines = [
         f"# Validation of `{report['model']}`", "",
-        f"Style `{report['style']['name']}` ({report['style']['file']}), photos at most {report['image_size']} px, "
+        f"Style `{report['style']['name']}` ({report['style']['file']}), photos "
+        f"{sizes}, "
         f"L-BFGS from the photo for {steps} iterations on {report['device']}, on the loss the network was trained on.",
         "",
         f"- images: {s['images']} ({s['matched']} matched within {steps} iterations)",
         f"- median L-BFGS iterations to reach the network's loss: {_fmt(s['lbfgs_iterations_to_match'], 'g')}",
-        f"- median network loss {_fmt(s['network_loss'])}, median loss after {steps} iterations "
-        f"{_fmt(s['final_optimisation_loss'])}",
+        f"- median network loss {_fmt(s['network_loss'])} (content {_fmt(s['network_content'])}, style "
+        f"{_fmt(s['network_style'])}), median loss after {steps} iterations {_fmt(s['final_optimisation_loss'])}",
+        f"- median blown-out share {s['blown_out']:.2%} (L-BFGS at the end: {s['optimisation_blown_out']:.2%}), "
+        f"crushed share {s['crushed']:.2%}",
         f"- median time: network {_fmt(s['network_seconds'], '.4f')} s, L-BFGS to match "
         f"{_fmt(s['optimisation_seconds_to_match'], '.3f')} s, L-BFGS all {steps} iterations "
         f"{_fmt(s['optimisation_seconds'], '.3f')} s",
         f"- median speed-up of the network over L-BFGS to match (images matched after 1+ iterations): "
         f"{'n/a' if s['speedup_at_match'] is None else format(s['speedup_at_match'], '.0f') + 'x'}",
         "",
-        "| image | network loss | iterations to match | network s | L-BFGS s to match | final L-BFGS loss |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| image | size | network loss | content | style | blown out | crushed | iterations to match | network s "
+        "| L-BFGS s to match | final L-BFGS loss |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in report["images"]:
-        lines.append(f"| {r['image']} | {r['network_loss']:.4g} | {_fmt(r['lbfgs_iterations_to_match'], 'g')} | "
+        lines.append(f"| {r['image']} | {r['width']}x{r['height']} | {r['network_loss']:.4g} | "
+                     f"{r['network_content']:.4g} | {r['network_style']:.4g} | {r['blown_out']:.2%} | "
+                     f"{r['crushed']:.2%} | {_fmt(r['lbfgs_iterations_to_match'], 'g')} | "
                      f"{r['network_seconds']:.4f} | {_fmt(r['optimisation_seconds_to_match'], '.3f')} | "
                      f"{r['optimisation_losses'][-1]:.4g} |")
     if report["skipped"]:
         lines += ["", "Skipped (unreadable): " + ", ".join(report["skipped"])]
-    lines += ["", "Side-by-side images (content | network | L-BFGS at the matching iteration | L-BFGS at the end) "
+    lines += ["", "Blown out: luminance >= 0.95 in the output but not in the photo; crushed: <= 0.05 in the output "
+              "but not in the photo.", "",
+              "`contact_sheet.png`: every photo (left) beside the network's output and L-BFGS's at the end. "
+              "Side-by-side images (content | network | L-BFGS at the matching iteration | L-BFGS at the end) "
               "are in `side_by_side/`."]
     return "\n".join(lines) + "\n"
 
 
-def validate(model: str | Path, inputs: str | Path, output: str | Path, image_size: int = 256, steps: int = 200,
+def validate(model: str | Path, inputs: str | Path, output: str | Path, image_size: int | None = 256,
+             steps: int = 200,
              lr: float | None = None, device: torch.device | str = "cpu", assets_dir: str | Path | None = None,
              style_image: str | None = None) -> dict[str, Any]:
     """Compare the network in ``model`` with L-BFGS on every photo in ``inputs``; write the report to
-    ``output`` (report.json and report.md, rewritten after each photo, and side_by_side/*.png)."""
-    if image_size < 16:
-        raise FastStyleError(f"image_size={image_size}: give at least 16 px (VGG pools the image 3 times)")
+    ``output`` (report.json and report.md, rewritten after each photo, side_by_side/*.png and
+    contact_sheet.png). ``image_size``: the long side photos are shrunk to; None keeps their own size."""
+    if image_size is not None and image_size < 16:
+        raise FastStyleError(f"image_size={image_size}: give at least 16 px (VGG pools the image 3 times), "
+                             "or null for each photo's own size")
     check_settings("lbfgs", "content", steps, (1.0,))
     device = torch.device(device)
     transformer, meta = load_model(model)
@@ -259,6 +271,7 @@ def validate(model: str | Path, inputs: str | Path, output: str | Path, image_si
     report: dict[str, Any] = {"model": str(model), "style": meta["style"], "loss": meta["loss"],
                               "image_size": image_size, "steps": steps, "device": str(device),
                               "summary": {}, "images": [], "skipped": []}
+    sheet_rows: list[list[torch.Tensor]] = []
     for path in files:
         name = path.relative_to(root).as_posix()
         try:
@@ -269,10 +282,13 @@ def validate(model: str | Path, inputs: str | Path, output: str | Path, image_si
             continue
         if not report["images"]:
             _warm_up(transformer, criterion, photo)
-        record, panels = compare(transformer, criterion, photo, steps, lr)
+        record, panels, labels = compare(transformer, criterion, photo, steps, lr)
         record = {"image": name, **record,
                   "side_by_side": f"side_by_side/{Path(name).with_suffix('.png').as_posix()}"}
-        save_image(panels, output / record["side_by_side"])
+        save_image(contact_sheet([panels], height=photo.shape[-2], labels=labels), output / record["side_by_side"])
+        sheet_rows.append([fit_height(panels[i], SHEET_HEIGHT).cpu() for i in (0, 1, 3)])
+        save_image(contact_sheet(sheet_rows, SHEET_HEIGHT, ["photo", "network", f"L-BFGS it {steps}"]),
+                   output / "contact_sheet.png")
         report["images"].append(record)
         report["summary"] = summarize(report["images"])
         # Atomic rewrites: a report is the old one or the new one, never half of one.
