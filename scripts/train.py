@@ -26,7 +26,7 @@ from fast_style.errors import FastStyleError  # noqa: E402
 from fast_style.fast_path import FastPath  # noqa: E402
 from fast_style.losses import build_loss  # noqa: E402
 from fast_style.model_io import export_model  # noqa: E402
-from fast_style.module import StyleTransferModule  # noqa: E402
+from fast_style.lightning_module import StyleTransferModule  # noqa: E402
 from fast_style.perf import train_precision  # noqa: E402
 from fast_style.style import load_style  # noqa: E402
 
