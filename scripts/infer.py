@@ -19,7 +19,7 @@ from fast_style.config import run_or_exit, store_config  # noqa: E402 - also reg
 from fast_style.folder_io import plan_jobs, stylize_folder  # noqa: E402
 from fast_style.inference import Stylizer, choose_device, choose_precision  # noqa: E402
 from fast_style.perf import for_inference  # noqa: E402
-from fast_style.standalone import load_any_model  # noqa: E402
+from fast_style.export import load_any_model  # noqa: E402
 
 
 def infer(cfg: DictConfig) -> int:

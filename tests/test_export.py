@@ -14,7 +14,7 @@ import torch
 from conftest import run_script
 from fast_style.inference import Stylizer
 from fast_style.model_io import load_model
-from fast_style.standalone import load_any_model
+from fast_style.export import load_any_model
 
 CPU = torch.device("cpu")
 

@@ -20,7 +20,7 @@ from fast_style.image_io import load_image
 from fast_style.inference import Stylizer, choose_device, choose_precision, luminance
 from fast_style.model_io import load_model
 from fast_style.perf import for_inference
-from fast_style.standalone import load_any_model
+from fast_style.export import load_any_model
 from fast_style.tiling import ramp, tile_starts
 
 CPU = torch.device("cpu")
