@@ -4,14 +4,13 @@ and the user's controls (``strength``, ``preserve_color``) applied to the networ
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from fast_style.errors import FastStyleError
-from fast_style.perf import native_bf16
+from fast_style.devices import free_memory, native_bf16
 from fast_style.tiling import ALIGN, check_tile, shrink, stylize_tiled, with_shared_norm_stats
 
 Model = Callable[[torch.Tensor], torch.Tensor]
@@ -28,33 +27,6 @@ MEMORY_SHARE = 0.5
 LUMA = (0.299, 0.587, 0.114)
 
 
-def choose_device(name: str) -> torch.device:
-    """``auto`` picks CUDA, then Apple MPS, then the CPU; an explicit GPU that is absent is an error."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as err:
-        raise FastStyleError(f"device={name}: not a device; use auto, cpu, cuda, cuda:N or mps") from err
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise FastStyleError(f"device={name}: PyTorch sees no CUDA GPU here; use device=auto or device=cpu")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise FastStyleError(f"device={name}: MPS is not available here; use device=auto or device=cpu")
-    return device
-
-
-def synchronize(device: torch.device) -> None:
-    """Wait for queued GPU work, so wall times measure the computation, not its launch."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
 def choose_precision(name: str, device: torch.device) -> torch.dtype:
     """``auto``: bfloat16 on GPUs that support it, else float16 on GPUs; on the CPU bfloat16 where it is
     native (AVX512-BF16/AMX: about 2x faster, see scripts/benchmark.py), else float32."""
@@ -69,20 +41,6 @@ def choose_precision(name: str, device: torch.device) -> torch.dtype:
     if device.type == "cpu" and PRECISIONS[name] is torch.float16:
         raise FastStyleError(f"precision={name}: float16 inference is for GPUs; use float32 or bfloat16 on the CPU")
     return PRECISIONS[name]
-
-
-def free_memory(device: torch.device) -> int:
-    """Bytes that can be allocated on ``device`` right now (GPU: free memory; CPU: MemAvailable)."""
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
 
 
 def stored_in(model: Model, precision: torch.dtype) -> bool:

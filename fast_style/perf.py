@@ -19,21 +19,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fast_style.devices import native_bf16, use_channels_last
 from fast_style.errors import FastStyleError
 from fast_style.losses import PerceptualLoss
 from fast_style.transformer import TransformerNet
 
 TRAIN_PRECISIONS = ("auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
-
-
-def native_bf16(device_type: str) -> bool:
-    """Whether ``device_type`` computes bfloat16 in hardware (CUDA: Ampere or newer; CPU: AVX512-BF16 or AMX),
-    the condition under which bfloat16 autocast is faster rather than slower than float32."""
-    if device_type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    if device_type == "cpu":
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    return False
 
 
 def train_device_type(accelerator: str) -> str:
@@ -66,16 +57,6 @@ def loss_dtype(setting: str, device_type: str) -> torch.dtype | None:
     if setting not in choices:
         raise FastStyleError(f"perf.loss_precision={setting!r}: use auto, trainer, bfloat16 or float16")
     return choices[setting]
-
-
-def use_channels_last(setting: bool | str, device_type: str, low_precision: bool) -> bool:
-    """``auto``: channels-last (NHWC) where the convolution libraries have fast NHWC kernels: CUDA, and
-    16-bit on the CPU (oneDNN's bfloat16 kernels are NHWC; its float32 ones gain nothing)."""
-    if setting == "auto":
-        return device_type == "cuda" or (device_type == "cpu" and low_precision)
-    if not isinstance(setting, bool):
-        raise FastStyleError(f"perf.channels_last={setting!r}: use auto, true or false")
-    return setting
 
 
 def set_backends(cudnn_benchmark: bool) -> None:

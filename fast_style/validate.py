@@ -28,7 +28,7 @@ from fast_style.atomic import atomic_write
 from fast_style.config import CONFIG_DIR
 from fast_style.errors import FastStyleError
 from fast_style.image_io import find_images, read_tensor, save_image, tensor_to_pil
-from fast_style.inference import synchronize
+from fast_style.devices import synchronize
 from fast_style.losses import PerceptualLoss, build_loss
 from fast_style.model_io import load_model
 from fast_style.optimize import Iterate, check_settings, optimize

@@ -26,7 +26,8 @@ from fast_style.benchmark import (format_table, inference_fidelity, measure, rat
 from fast_style.config import CONFIG_DIR, run_or_exit, to_dict  # noqa: E402
 from fast_style.errors import FastStyleError  # noqa: E402
 from fast_style.image_io import find_images  # noqa: E402
-from fast_style.inference import choose_device, choose_precision  # noqa: E402
+from fast_style.devices import choose_device  # noqa: E402
+from fast_style.inference import choose_precision  # noqa: E402
 
 
 def machine(device: torch.device) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from fast_style.config import run_or_exit  # noqa: E402 - also registers the ${s
 from fast_style.errors import FastStyleError  # noqa: E402
 from fast_style.image_io import read_tensor, save_image  # noqa: E402
 from fast_style.losses import build_loss  # noqa: E402
-from fast_style.inference import choose_device  # noqa: E402
+from fast_style.devices import choose_device  # noqa: E402
 from fast_style.optimize import Iterate, check_settings, optimize  # noqa: E402
 from fast_style.style import load_style  # noqa: E402
 

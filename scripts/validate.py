@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fast_style.config import run_or_exit, store_config  # noqa: E402
 from fast_style.errors import FastStyleError  # noqa: E402
-from fast_style.inference import choose_device  # noqa: E402
+from fast_style.devices import choose_device  # noqa: E402
 from fast_style.validate import report_markdown, validate  # noqa: E402
 
 

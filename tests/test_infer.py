@@ -17,7 +17,8 @@ from conftest import run_script
 from fast_style.errors import FastStyleError
 from fast_style.folder_io import plan_jobs, stylize_folder
 from fast_style.image_io import load_image
-from fast_style.inference import Stylizer, choose_device, choose_precision, luminance
+from fast_style.devices import choose_device
+from fast_style.inference import Stylizer, choose_precision, luminance
 from fast_style.model_io import load_model
 from fast_style.perf import for_inference
 from fast_style.export import load_any_model
