@@ -32,11 +32,11 @@ from torchvision.transforms import v2
 from fast_style.data import photo_transform
 from fast_style.image_io import find_images, read_photo
 from fast_style.devices import choose_device, synchronize, use_channels_last
-from fast_style.inference import Stylizer, choose_precision
+from fast_style.inference import Stylizer, choose_precision, for_inference
 from fast_style.losses import PerceptualLoss, build_loss
 from fast_style.model_io import build_transformer
 from fast_style.optimize import optimize
-from fast_style.perf import apply_to_training, for_inference, set_backends, train_precision
+from fast_style.perf import apply_to_training, set_backends, train_precision
 from fast_style.style import load_style
 
 AUTOCAST = {"bf16": torch.bfloat16, "16": torch.float16}

@@ -12,9 +12,9 @@ from fast_style.benchmark import inference_fidelity, styled_transformer, trainin
 from fast_style.config import CONFIG_DIR
 from fast_style.devices import native_bf16, use_channels_last
 from fast_style.errors import FastStyleError
-from fast_style.inference import Stylizer, stored_in
+from fast_style.inference import Stylizer, for_inference, stored_in
 from fast_style.losses import PerceptualLoss
-from fast_style.perf import apply_to_training, for_inference, loss_dtype, train_precision
+from fast_style.perf import apply_to_training, loss_dtype, train_precision
 from fast_style.vgg import VGGFeatures
 
 from conftest import ASSETS, VGG_WEIGHTS
