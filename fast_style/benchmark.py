@@ -36,7 +36,7 @@ from fast_style.inference import Stylizer, choose_precision, for_inference
 from fast_style.losses import PerceptualLoss, build_loss
 from fast_style.model_io import build_transformer
 from fast_style.optimize import optimize
-from fast_style.perf import apply_to_training, set_backends, train_precision
+from fast_style.train_fast_path import apply_to_training, set_backends, train_precision
 from fast_style.style import load_style
 
 AUTOCAST = {"bf16": torch.bfloat16, "16": torch.float16}

@@ -30,7 +30,7 @@ from fast_style.config import CONFIG_DIR, to_dict  # noqa: E402
 from fast_style.inference import Stylizer, for_inference  # noqa: E402
 from fast_style.losses import PerceptualLoss, build_loss  # noqa: E402
 from fast_style.model_io import build_transformer  # noqa: E402
-from fast_style.perf import apply_to_training, train_precision  # noqa: E402
+from fast_style.train_fast_path import apply_to_training, train_precision  # noqa: E402
 from fast_style.style import load_style  # noqa: E402
 
 CPU = torch.device("cpu")

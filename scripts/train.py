@@ -23,11 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fast_style.config import run_or_exit, to_dict  # noqa: E402
 from fast_style.distributed import SameStyleTargets  # noqa: E402
 from fast_style.errors import FastStyleError  # noqa: E402
-from fast_style.fast_path import FastPath  # noqa: E402
 from fast_style.losses import build_loss  # noqa: E402
 from fast_style.model_io import export_model  # noqa: E402
 from fast_style.lightning_module import StyleTransferModule  # noqa: E402
-from fast_style.perf import train_precision  # noqa: E402
+from fast_style.train_fast_path import FastPath, train_precision  # noqa: E402
 from fast_style.style import load_style  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""The fast path (fast_style/perf.py) gives the float32 results within tolerance, and bad settings are named."""
+"""The fast paths (fast_style/train_fast_path.py, inference.for_inference) give the float32 results within tolerance, and bad settings are named."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from fast_style.devices import native_bf16, use_channels_last
 from fast_style.errors import FastStyleError
 from fast_style.inference import Stylizer, for_inference, stored_in
 from fast_style.losses import PerceptualLoss
-from fast_style.perf import apply_to_training, loss_dtype, train_precision
+from fast_style.train_fast_path import apply_to_training, loss_dtype, train_precision
 from fast_style.vgg import VGGFeatures
 
 from conftest import ASSETS, VGG_WEIGHTS

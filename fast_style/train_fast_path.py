@@ -1,8 +1,8 @@
-"""The fast path: precision, memory layout, compilation and backend switches, with defaults per device.
+"""The training fast path: precision, memory layout, compilation and backend switches, with defaults per
+device, and :class:`FastPath`, the Lightning callback that applies them on every training process.
 
-Every choice here was kept because ``scripts/benchmark.py`` shows it pays (see the README's performance
-table); each is a config key (``configs/perf/default.yaml``) so a user can switch it off. Training gets them
-through :class:`fast_style.fast_path.FastPath`, a Lightning callback; inference through
+Every choice here was kept because ``scripts/benchmark.py`` shows it pays (see docs/performance.md); each is
+a config key (``configs/perf/default.yaml``) so a user can switch it off. Inference has its own fast path,
 :func:`fast_style.inference.for_inference`.
 
 Training in 16 bits is Lightning's own ``bf16-mixed`` / ``16-mixed`` (autocast, float32 master weights), chosen
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytorch_lightning as pl
 import torch
 from torch import nn
 
@@ -85,3 +86,17 @@ def apply_to_training(transformer: nn.Module, criterion: PerceptualLoss, device_
     if chosen["compile"]:
         transformer.compile()  # in place: parameter names, checkpoints and exports stay the same
     return chosen
+
+
+class FastPath(pl.Callback):
+    """Applies ``perf`` settings (configs/perf) once the trainer knows its device; each DDP rank does."""
+
+    def __init__(self, **perf: Any) -> None:
+        self.perf = perf
+        self.chosen: dict[str, Any] = {}
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self.chosen = apply_to_training(pl_module.transformer, pl_module.criterion,
+                                        trainer.strategy.root_device.type, str(trainer.precision), self.perf)
+        if trainer.is_global_zero:
+            print("fast path: " + ", ".join(f"{k}={v}" for k, v in self.chosen.items()))
