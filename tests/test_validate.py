@@ -17,10 +17,9 @@ from fast_style.config import CONFIG_DIR
 from fast_style.errors import FastStyleError
 from fast_style.image_io import find_images, read_tensor
 from fast_style.losses import build_loss
-from fast_style.model_io import load_model, read_model_file
+from fast_style.model_io import find_style_image, find_vgg_weights, load_model, loss_for_model, read_model_file
 from fast_style.style import load_style
-from fast_style.validate import (find_style_image, find_vgg_weights, iterations_to_match, loss_for_model, network_loss,
-                                 summarize, validate)
+from fast_style.validate import iterations_to_match, network_loss, summarize, validate
 
 
 def test_iterations_to_match_on_a_hand_made_curve() -> None:
