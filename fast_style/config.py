@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -49,6 +49,12 @@ def _hydra_on_configs() -> Iterator[GlobalHydra]:
             yield GlobalHydra.instance()
     finally:
         GlobalHydra.instance().hydra = running
+
+
+def compose_config(name: str, overrides: Sequence[str] = ()) -> DictConfig:
+    """``configs/<name>.yaml`` composed with command-line style ``overrides``, as that script gets it."""
+    with _hydra_on_configs():
+        return compose(config_name=name, overrides=list(overrides))
 
 
 def group_options(group: str) -> list[str]:

@@ -16,14 +16,14 @@ from typing import Any
 
 import hydra
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fast_style.atomic import atomic_write  # noqa: E402
 from fast_style.benchmark import (format_table, inference_fidelity, measure, ratios,  # noqa: E402
                                   training_fidelity)
-from fast_style.config import CONFIG_DIR, run_or_exit, to_dict  # noqa: E402
+from fast_style.config import group_config, group_options, run_or_exit, to_dict  # noqa: E402
 from fast_style.errors import FastStyleError  # noqa: E402
 from fast_style.image_io import find_images  # noqa: E402
 from fast_style.devices import choose_device  # noqa: E402
@@ -46,11 +46,11 @@ def machine(device: torch.device) -> dict[str, Any]:
 
 
 def model_config(name: str) -> dict[str, Any]:
-    path = Path(CONFIG_DIR) / "model" / f"{name}.yaml"
-    if not path.is_file():
-        names = sorted(p.stem for p in path.parent.glob("*.yaml"))
-        raise FastStyleError(f"bench.models: unknown model {name!r}; use names from configs/model/: {names}")
-    return to_dict(OmegaConf.load(path))
+    model = group_config("model", name)
+    if model is None:
+        raise FastStyleError(f"bench.models: unknown model {name!r}; use names from configs/model/: "
+                             f"{group_options('model')}")
+    return to_dict(model)
 
 
 def cases(cfg: DictConfig) -> list[dict[str, Any]]:

@@ -21,12 +21,11 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fast_style.benchmark import styled_transformer  # noqa: E402
-from fast_style.config import CONFIG_DIR, to_dict  # noqa: E402
+from fast_style.config import compose_config, group_config, to_dict  # noqa: E402
 from fast_style.inference import Stylizer, for_inference  # noqa: E402
 from fast_style.losses import PerceptualLoss, build_loss  # noqa: E402
 from fast_style.model_io import build_transformer  # noqa: E402
@@ -37,8 +36,8 @@ CPU = torch.device("cpu")
 
 
 def config(group: str, name: str) -> dict:
-    """``configs/<group>/<name>.yaml``: the same settings training uses."""
-    return to_dict(OmegaConf.load(f"{CONFIG_DIR}/{group}/{name}.yaml"))
+    """``configs/<group>/<name>.yaml`` as Hydra composes it: the same settings training uses."""
+    return to_dict(group_config(group, name))
 
 
 def seconds(call: Callable[[], object], repeat: int = 3) -> float:
@@ -170,9 +169,7 @@ def main() -> None:
     parser.add_argument("--weights", default="vgg16_hed_features.pth", help="loss.weights (name or path)")
     args = parser.parse_args()
     # The training defaults: configs/style/starry_night.yaml and configs/loss/vgg16.yaml.
-    cfg = OmegaConf.create({"style": OmegaConf.load(f"{CONFIG_DIR}/style/starry_night.yaml"),
-                            "loss": OmegaConf.load(f"{CONFIG_DIR}/loss/vgg16.yaml")})
-    cfg.loss.weights = args.weights
+    cfg = compose_config("train", [f"loss.weights={args.weights}"])
     style, _ = load_style(to_dict(cfg.style), args.assets)
     criterion, _ = build_loss(to_dict(cfg.loss), style, args.assets)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
