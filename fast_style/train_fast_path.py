@@ -13,6 +13,7 @@ and loss reductions stay float32 (:mod:`fast_style.losses`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytorch_lightning as pl
@@ -91,8 +92,8 @@ def apply_to_training(transformer: nn.Module, criterion: PerceptualLoss, device_
 class FastPath(pl.Callback):
     """Applies ``perf`` settings (configs/perf) once the trainer knows its device; each DDP rank does."""
 
-    def __init__(self, **perf: Any) -> None:
-        self.perf = perf
+    def __init__(self, perf: Mapping[str, Any]) -> None:
+        self.perf = dict(perf)
         self.chosen: dict[str, Any] = {}
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:

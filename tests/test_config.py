@@ -55,3 +55,11 @@ def test_unknown_style_lists_the_available_ones() -> None:
     assert result.returncode != 0
     assert "style/sunflowers" in result.stderr
     assert all(name in result.stderr for name in STYLES)
+
+
+def test_module_and_callback_settings_have_groups_of_their_own() -> None:
+    cfg = compose_train("experiment=demo", "callbacks.on_exception_checkpoint=null")
+    assert (cfg.module.warmup_steps, cfg.module.preview_every) == (50, 50)
+    assert cfg.callbacks.model_checkpoint.every_n_train_steps == 100
+    assert cfg.callbacks.on_exception_checkpoint is None
+    assert list(cfg.callbacks) == ["model_checkpoint", "on_exception_checkpoint", "fast_path", "same_style_targets"]

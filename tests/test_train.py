@@ -56,7 +56,7 @@ def test_export_gets_the_permissions_of_a_plainly_created_file(trained_run: Path
 
 
 def test_run_prints_which_vgg_weights_it_uses(tmp_path: Path) -> None:
-    result = run_script("train.py", *tiny_train_overrides(tmp_path, steps=1), "preview_every=0")
+    result = run_script("train.py", *tiny_train_overrides(tmp_path, steps=1), "module.preview_every=0")
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"VGG weights: vgg16 from {VGG_WEIGHTS}" in result.stdout
 
