@@ -30,14 +30,14 @@ from torch import nn
 from torchvision.transforms import v2
 
 from fast_style.data import photo_transform
-from fast_style.image_io import find_images, read_photo
 from fast_style.devices import choose_device, synchronize, use_channels_last
+from fast_style.image_io import find_images, read_photo
 from fast_style.inference import Stylizer, choose_precision, for_inference
 from fast_style.losses import PerceptualLoss, build_loss
 from fast_style.model_io import build_transformer
 from fast_style.optimize import optimize
-from fast_style.train_fast_path import apply_to_training, set_backends, train_precision
 from fast_style.style import load_style
+from fast_style.train_fast_path import apply_to_training, set_backends, train_precision
 
 AUTOCAST = {"bf16": torch.bfloat16, "16": torch.float16}
 
@@ -220,12 +220,10 @@ CHILD = "import json, sys; from fast_style.benchmark import run_case; print(json
 def measure(cases: Sequence[Mapping[str, Any]], on_result: Callable[[dict[str, Any]], None] | None = None
             ) -> list[dict[str, Any]]:
     """Run every case in its own fresh interpreter, one after the other (never two at once)."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     results = []
     for case in cases:
         child = subprocess.run([sys.executable, "-c", CHILD], input=json.dumps(case), capture_output=True,
-                               text=True, env=env)
+                               text=True)
         if child.returncode != 0:
             raise RuntimeError(f"benchmark case {case['kind']} {case['variant']} failed:\n{child.stderr[-3000:]}")
         result = json.loads(child.stdout.strip().splitlines()[-1])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +17,14 @@ import hydra
 import torch
 from omegaconf import DictConfig
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from fast_style.atomic import atomic_write  # noqa: E402
-from fast_style.benchmark import (format_table, inference_fidelity, measure, ratios,  # noqa: E402
+from fast_style.atomic import atomic_write
+from fast_style.benchmark import (format_table, inference_fidelity, measure, ratios,
                                   training_fidelity)
-from fast_style.config import group_config, group_options, run_or_exit, to_dict  # noqa: E402
-from fast_style.errors import FastStyleError  # noqa: E402
-from fast_style.image_io import find_images  # noqa: E402
-from fast_style.devices import choose_device  # noqa: E402
-from fast_style.inference import choose_precision  # noqa: E402
+from fast_style.config import group_config, group_options, run_or_exit, to_dict
+from fast_style.devices import choose_device
+from fast_style.errors import FastStyleError
+from fast_style.image_io import find_images
+from fast_style.inference import choose_precision
 
 
 def machine(device: torch.device) -> dict[str, Any]:

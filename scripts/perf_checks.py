@@ -14,23 +14,19 @@ import contextlib
 import copy
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from fast_style.benchmark import styled_transformer  # noqa: E402
-from fast_style.config import compose_config, group_config, to_dict  # noqa: E402
-from fast_style.inference import Stylizer, for_inference  # noqa: E402
-from fast_style.losses import PerceptualLoss, build_loss  # noqa: E402
-from fast_style.model_io import build_transformer  # noqa: E402
-from fast_style.train_fast_path import apply_to_training, train_precision  # noqa: E402
-from fast_style.style import load_style  # noqa: E402
+from fast_style.benchmark import styled_transformer
+from fast_style.config import compose_config, group_config, to_dict
+from fast_style.inference import Stylizer, for_inference
+from fast_style.losses import PerceptualLoss, build_loss
+from fast_style.model_io import build_transformer
+from fast_style.style import load_style
+from fast_style.train_fast_path import apply_to_training, train_precision
 
 CPU = torch.device("cpu")
 

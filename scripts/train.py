@@ -6,7 +6,6 @@ trains with Lightning, keeps checkpoints for resuming, and exports ``<run>/expor
 
 from __future__ import annotations
 
-import sys
 import warnings
 from pathlib import Path
 
@@ -17,14 +16,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from pytorch_lightning.utilities import rank_zero_only
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from fast_style.config import run_or_exit, to_dict  # noqa: E402
-from fast_style.errors import FastStyleError  # noqa: E402
-from fast_style.losses import build_loss  # noqa: E402
-from fast_style.model_io import export_model  # noqa: E402
-from fast_style.train_fast_path import train_precision  # noqa: E402
-from fast_style.style import load_style  # noqa: E402
+from fast_style.config import run_or_exit, to_dict
+from fast_style.errors import FastStyleError
+from fast_style.losses import build_loss
+from fast_style.model_io import export_model
+from fast_style.style import load_style
+from fast_style.train_fast_path import train_precision
 
 
 def train(cfg: DictConfig) -> Path | None:

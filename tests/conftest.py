@@ -15,11 +15,11 @@ VGG_WEIGHTS = ASSETS / "weights" / "vgg16_hed_features.pth"
 COCO = ASSETS / "datasets" / "coco128"
 
 
-def run_script(script: str, *overrides: str, env: dict[str, str] | None = None, timeout: int = 300
-               ) -> subprocess.CompletedProcess[str]:
-    """Run ``scripts/<script>`` with Hydra overrides, offline, with the asset folder configured."""
+def run_script(script: str, *overrides: str, env: dict[str, str] | None = None, cwd: Path = REPO,
+               timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    """Run ``scripts/<script>`` with Hydra overrides from ``cwd``, offline, with the asset folder configured."""
     full_env = {**os.environ, "FAST_STYLE_ASSETS": str(ASSETS), "PYTHONUNBUFFERED": "1", **(env or {})}
-    return subprocess.run([sys.executable, str(REPO / "scripts" / script), *overrides], cwd=REPO, env=full_env,
+    return subprocess.run([sys.executable, str(REPO / "scripts" / script), *overrides], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
 
 

@@ -14,13 +14,13 @@ from PIL import Image
 from torchvision.transforms.v2 import functional as TF
 
 from conftest import run_script
+from fast_style.devices import choose_device
 from fast_style.errors import FastStyleError
+from fast_style.export import load_any_model
 from fast_style.folder_io import plan_jobs, stylize_folder
 from fast_style.image_io import load_image
-from fast_style.devices import choose_device
 from fast_style.inference import Stylizer, choose_precision, for_inference, luminance
 from fast_style.model_io import load_model
-from fast_style.export import load_any_model
 from fast_style.tiling import ramp, tile_starts
 
 CPU = torch.device("cpu")
