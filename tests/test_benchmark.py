@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -78,22 +77,3 @@ def test_ratio_pairs_each_case_with_its_baseline() -> None:
     assert ratios(results) == [{"kind": "infer", "model_name": "small", "size": 64, "batch_size": 1,
                                 "speedup": 2.5, "memory_ratio": 0.5}]
     assert "2.50x" in format_table(results)
-
-
-def test_joint_vgg_pass_of_perf_checks_computes_the_same_loss() -> None:
-    """scripts/perf_checks.py times a joint VGG pass against the separate ones; it must be the same loss."""
-    script = Path(__file__).parent.parent / "scripts" / "perf_checks.py"
-    spec = importlib.util.spec_from_file_location("perf_checks", script)
-    perf_checks = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(perf_checks)
-    torch.manual_seed(0)
-    content, style = {"relu2_2": 1.0}, {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0}
-    criterion = PerceptualLoss(VGGFeatures("vgg16", [*content, *style]), content, style, 1.0, 5.0, 0.1)
-    criterion.set_style(torch.rand(1, 3, 40, 40))
-    output, photo = torch.rand(2, 3, 32, 32, requires_grad=True), torch.rand(2, 3, 32, 32)
-    separate, joint = criterion(output, photo), perf_checks.joint_forward(criterion, output, photo)
-    for name in ("content", "style", "tv", "total"):
-        torch.testing.assert_close(joint[name], separate[name])
-    (grad_separate,) = torch.autograd.grad(separate["total"], output)
-    (grad_joint,) = torch.autograd.grad(joint["total"], output)
-    torch.testing.assert_close(grad_joint, grad_separate)
