@@ -17,6 +17,8 @@ from fast_style.vgg import VGGFeatures
 
 from conftest import run_script, tiny_train_overrides
 
+pytestmark = pytest.mark.slow
+
 
 def test_two_process_cpu_ddp_trains_and_exports_once(tmp_path: Path, assets: Path) -> None:
     run_dir = tmp_path / "ddp"
