@@ -1,7 +1,7 @@
 """The training fast path: precision, memory layout, compilation and backend switches, with defaults per
 device, and :class:`FastPath`, the Lightning callback that applies them on every training process.
 
-Every choice here was kept because ``scripts/benchmark.py`` shows it pays (see docs/performance.md); each is
+Every choice here is one that ``scripts/benchmark.py`` shows to pay (see docs/performance.md); each is
 a config key (``configs/perf/default.yaml``) so a user can switch it off. Inference has its own fast path,
 :func:`fast_style.inference.for_inference`.
 

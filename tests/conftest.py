@@ -24,7 +24,7 @@ def run_script(script: str, *overrides: str, env: dict[str, str] | None = None, 
 
 
 def tiny_train_overrides(run_dir: Path, steps: int = 4) -> list[str]:
-    """The issue's contract command: small model, 64 px, batch 2, a few steps."""
+    """The training contract command: small model, 64 px, batch 2, a few steps."""
     return ["style=starry_night", f"data.root={COCO}", f"loss.weights={VGG_WEIGHTS}", "model=small",
             "data.image_size=64", "data.batch_size=2", "data.num_workers=0", f"trainer.max_steps={steps}",
             f"hydra.run.dir={run_dir}"]

@@ -49,7 +49,7 @@ def styled(styled_model: Path) -> torch.nn.Module:
 
 
 def make_tree(root: Path) -> tuple[dict[str, tuple[int, int]], list[str]]:
-    """Every kind of file the issue lists; returns ({good relative path: expected output size}, [bad paths])."""
+    """Every kind of awkward file a photo folder holds; returns ({good relative path: expected output size}, [bad paths])."""
     (root / "a" / "b").mkdir(parents=True)
     good: dict[str, tuple[int, int]] = {}
 
