@@ -7,19 +7,16 @@ absolute difference is printed, and an export that disagrees by more than ``TOLE
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import hydra
 import torch
 from omegaconf import DictConfig
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from fast_style.config import run_or_exit, store_config  # noqa: E402
-from fast_style.errors import FastStyleError  # noqa: E402
-from fast_style.model_io import load_model  # noqa: E402
-from fast_style.standalone import STANDALONE_FORMATS, export_onnx, export_torchscript, load_any_model  # noqa: E402
+from fast_style.config import run_or_exit, store_config
+from fast_style.errors import FastStyleError
+from fast_style.export import STANDALONE_FORMATS, export_onnx, export_torchscript, load_any_model
+from fast_style.model_io import load_model
 
 SUFFIXES = {"torchscript": ".torchscript.pt", "onnx": ".onnx"}
 TOLERANCE = 1e-3  # outputs are in [0, 1]; float32 round-off is ~1e-6

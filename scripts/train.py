@@ -1,12 +1,11 @@
 """Train a fast style network: ``python scripts/train.py style=starry_night``.
 
-Composes configs/train.yaml (style, model, loss, data, optim, trainer, logger), trains with Lightning,
-keeps checkpoints for resuming, and exports ``<run>/export/<style>.pt`` for single-pass inference.
+Composes configs/train.yaml (style, model, loss, data, optim, trainer, logger, perf, module, callbacks),
+trains with Lightning, keeps checkpoints for resuming, and exports ``<run>/export/<style>.pt`` for single-pass inference.
 """
 
 from __future__ import annotations
 
-import sys
 import warnings
 from pathlib import Path
 
@@ -15,20 +14,14 @@ import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
-from pytorch_lightning.callbacks import ModelCheckpoint, OnExceptionCheckpoint
 from pytorch_lightning.utilities import rank_zero_only
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from fast_style.config import run_or_exit, to_dict  # noqa: E402
-from fast_style.distributed import SameStyleTargets  # noqa: E402
-from fast_style.errors import FastStyleError  # noqa: E402
-from fast_style.fast_path import FastPath  # noqa: E402
-from fast_style.losses import build_loss  # noqa: E402
-from fast_style.model_io import export_model  # noqa: E402
-from fast_style.module import StyleTransferModule  # noqa: E402
-from fast_style.perf import train_precision  # noqa: E402
-from fast_style.style import load_style  # noqa: E402
+from fast_style.config import run_or_exit, to_dict
+from fast_style.errors import FastStyleError
+from fast_style.losses import build_loss
+from fast_style.model_io import export_model
+from fast_style.style import load_style
+from fast_style.train_fast_path import train_precision
 
 
 def train(cfg: DictConfig) -> Path | None:
@@ -46,18 +39,10 @@ def train(cfg: DictConfig) -> Path | None:
 
     meta = {"model": to_dict(cfg.model), "loss": to_dict(cfg.loss), "style": style_info, "vgg": vgg_info,
             "data": {"image_size": cfg.data.image_size}}
-    module = StyleTransferModule(instantiate(cfg.model), criterion, instantiate(cfg.optim),
-                                 warmup_steps=cfg.warmup_steps, preview_every=cfg.preview_every, meta=meta,
-                                 preview_dir=run_dir / "previews")
+    module = instantiate(cfg.module)(transformer=instantiate(cfg.model), criterion=criterion,
+                                     optimizer=instantiate(cfg.optim), meta=meta)
     datamodule = instantiate(cfg.data)
-    checkpoints = run_dir / "checkpoints"
-    callbacks = [
-        ModelCheckpoint(dirpath=checkpoints, filename="step_{step:07d}", auto_insert_metric_name=False,
-                        every_n_train_steps=cfg.checkpoint_every, save_top_k=-1, save_last=True),
-        OnExceptionCheckpoint(dirpath=checkpoints, filename="interrupted"),
-        FastPath(**to_dict(cfg.perf)),
-        SameStyleTargets(),
-    ]
+    callbacks = [instantiate(callback) for callback in cfg.callbacks.values() if callback is not None]
     precision = train_precision(cfg.trainer.precision, cfg.trainer.accelerator)
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=instantiate(cfg.logger), callbacks=callbacks,
                                       precision=precision)

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
 from conftest import COCO, VGG_WEIGHTS, run_script
-from fast_style.config import CONFIG_DIR
+from fast_style.config import compose_config
 from fast_style.errors import FastStyleError
 from fast_style.image_io import find_images, read_tensor
 from fast_style.losses import PerceptualLoss, build_loss
@@ -23,8 +22,7 @@ PHOTO = find_images(COCO)[0] if COCO.is_dir() else None
 @pytest.fixture(scope="module")
 def criterion(assets: Path) -> PerceptualLoss:
     """The loss exactly as scripts/optimize.py builds it from configs/optimize.yaml (style image shrunk for speed)."""
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose("optimize", overrides=[f"loss.weights={VGG_WEIGHTS}", "style.size=64"])
+    cfg = compose_config("optimize", [f"loss.weights={VGG_WEIGHTS}", "style.size=64"])
     style_image, _ = load_style(cfg.style, assets)
     return build_loss(cfg.loss, style_image, assets)[0]
 

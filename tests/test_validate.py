@@ -9,18 +9,16 @@ from typing import Any
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from PIL import Image
 
 from conftest import COCO, VGG_WEIGHTS, run_script, tiny_train_overrides
-from fast_style.config import CONFIG_DIR
+from fast_style.config import compose_config
 from fast_style.errors import FastStyleError
 from fast_style.image_io import find_images, read_tensor
 from fast_style.losses import build_loss
-from fast_style.model_io import load_model, read_model_file
+from fast_style.model_io import find_style_image, find_vgg_weights, load_model, loss_for_model, read_model_file
 from fast_style.style import load_style
-from fast_style.validate import (find_style_image, find_vgg_weights, iterations_to_match, loss_for_model, network_loss,
-                                 summarize, validate)
+from fast_style.validate import iterations_to_match, network_loss, summarize, validate
 
 
 def test_iterations_to_match_on_a_hand_made_curve() -> None:
@@ -48,8 +46,7 @@ def test_summary_medians_read_unmatched_as_beyond_the_budget() -> None:
 
 def test_network_loss_is_the_training_loss(exported_model: Path, assets: Path, tmp_path: Path) -> None:
     """validate rebuilds the loss from the model file; it must equal the loss training builds from its config."""
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose("train", overrides=[o for o in tiny_train_overrides(tmp_path) if not o.startswith("hydra.")])
+    cfg = compose_config("train", [o for o in tiny_train_overrides(tmp_path) if not o.startswith("hydra.")])
     style_image, _ = load_style(cfg.style, assets)
     training_criterion, _ = build_loss(cfg.loss, style_image, assets)
     transformer, meta = load_model(exported_model)
