@@ -70,7 +70,7 @@ def for_inference(model: Model, device: torch.device, precision: torch.dtype, ch
                   ) -> Model:
     """Our network on ``device`` with its weights stored in ``precision`` (16-bit weights skip autocast's
     per-layer casts, which on the CPU cost as much as the convolutions) and in the fastest layout.
-    Photos stay float32: the network casts them after its logit, see ``TransformerNet.forward``.
+    Photos stay float32: the network adds its residual to them in their precision, see ``TransformerNet.forward``.
     Standalone models (TorchScript, ONNX) are returned as they are: their graph is fixed."""
     if not isinstance(model, TransformerNet):
         return model

@@ -37,6 +37,12 @@ def style_loss(output_gram: torch.Tensor, target_gram: torch.Tensor) -> torch.Te
     return (output_gram - target_gram).pow(2).mean()
 
 
+def out_of_range(image: torch.Tensor) -> torch.Tensor:
+    """Mean squared distance of the pixels from [0, 1]: zero for any valid image."""
+    image = image.float()
+    return (image - image.clamp(0, 1)).pow(2).mean()
+
+
 def total_variation(image: torch.Tensor) -> torch.Tensor:
     """Mean squared difference between neighbouring pixels (independent of image size)."""
     image = image.float()
@@ -54,12 +60,14 @@ class PerceptualLoss(nn.Module):
 
     def __init__(self, vgg: VGGFeatures, content_layers: Mapping[str, float], style_layers: Mapping[str, float],
                  content_weight: float = 1.0, style_weight: float = 1.0, tv_weight: float = 0.0,
+                 range_weight: float = 0.0,
                  eps: float = 1e-8) -> None:
         super().__init__()
         self.vgg = vgg
         self.content_layers = dict(content_layers)
         self.style_layers = dict(style_layers)
         self.content_weight, self.style_weight, self.tv_weight = content_weight, style_weight, tv_weight
+        self.range_weight = range_weight
         self.eps = eps
         self.taps = tuple(dict.fromkeys([*self.content_layers, *self.style_layers]))
         self.has_style = False
@@ -101,8 +109,9 @@ class PerceptualLoss(nn.Module):
             "content": self.content_weight * c_loss,
             "style": self.style_weight * s_loss,
             "tv": self.tv_weight * total_variation(output),
+            "range": self.range_weight * out_of_range(output),
         }
-        terms["total"] = terms["content"] + terms["style"] + terms["tv"]
+        terms["total"] = terms["content"] + terms["style"] + terms["tv"] + terms["range"]
         return terms
 
 
@@ -115,6 +124,6 @@ def build_loss(cfg: Mapping[str, Any], style_image: torch.Tensor, assets_dir: st
     style_layers = dict(cfg["style_layers"])
     vgg, vgg_info = load_vgg(cfg["arch"], cfg["weights"], [*content_layers, *style_layers], assets_dir)
     loss = PerceptualLoss(vgg, content_layers, style_layers, float(cfg["content_weight"]),
-                          float(cfg["style_weight"]), float(cfg["tv_weight"]))
+                          float(cfg["style_weight"]), float(cfg["tv_weight"]), float(cfg.get("range_weight", 0.0)))
     loss.set_style(style_image.unsqueeze(0) if style_image.dim() == 3 else style_image)
     return loss, vgg_info

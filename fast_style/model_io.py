@@ -22,7 +22,10 @@ from fast_style.losses import PerceptualLoss, build_loss
 from fast_style.style import load_style, style_path
 from fast_style.transformer import TransformerNet
 
-FORMAT = "fast_style/1"
+# fast_style/1 files hold networks that predicted in logit space (see transformer.py); their weights
+# mean something else to today's network, so they are refused rather than silently misread.
+FORMAT = "fast_style/2"
+EARLIER_FORMATS = ("fast_style/1",)
 
 
 def export_model(path: str | Path, transformer: nn.Module, meta: dict[str, Any]) -> Path:
@@ -45,13 +48,16 @@ def read_model_file(path: str | Path) -> dict[str, Any]:
     except Exception as err:  # noqa: BLE001 - unpickling refused or not a torch file at all
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise FastStyleError(f"model={path}: refused, not a fast_style model file that loads safely ({reason})") from err
-    if isinstance(raw, dict) and raw.get("format") == FORMAT:
-        return raw
     if isinstance(raw, dict) and isinstance(raw.get("fast_style"), dict) and "state_dict" in raw:
         prefix = "transformer."
         state = {k[len(prefix):]: v for k, v in raw["state_dict"].items() if k.startswith(prefix)}
-        return {**raw["fast_style"], "state_dict": state}
-    raise FastStyleError(f"model={path}: not a fast_style model (no '{FORMAT}' export or training checkpoint)")
+        raw = {"format": EARLIER_FORMATS[-1], **raw["fast_style"], "state_dict": state}
+    if not isinstance(raw, dict) or raw.get("format") not in (FORMAT, *EARLIER_FORMATS):
+        raise FastStyleError(f"model={path}: not a fast_style model (no '{FORMAT}' export or training checkpoint)")
+    if raw["format"] != FORMAT:
+        raise FastStyleError(f"model={path}: made by an earlier fast_style ({raw['format']}) whose network output "
+                             f"worked differently; retrain it with scripts/train.py")
+    return raw
 
 
 def build_transformer(model_cfg: dict[str, Any]) -> TransformerNet:

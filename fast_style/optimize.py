@@ -1,7 +1,7 @@
 """Classic style transfer (Gatys et al.): optimise the pixels of one image against the loss core.
 
-The image is parametrised as ``sigmoid(z)``, the logit space the transformer also predicts in, so every
-iterate is a valid image in (0, 1) without clamping (clamping would corrupt L-BFGS's curvature pairs).
+The image is parametrised as ``sigmoid(z)``, so every iterate is a valid image in (0, 1) without clamping
+(clamping would corrupt L-BFGS's curvature pairs).
 The loss is whatever :class:`~fast_style.losses.PerceptualLoss` is passed in: the same object, built by
 ``build_loss``, that training uses, so optimisation and the trained network are measured identically.
 """
@@ -17,11 +17,13 @@ import torch
 import torch.nn.functional as F
 
 from fast_style.errors import FastStyleError
-from fast_style.transformer import LOGIT_EPS
 
 if TYPE_CHECKING:  # only annotated here; importing the loss would pull in torchvision for `import fast_style`
     from fast_style.losses import PerceptualLoss
 
+# Photos are clamped to [eps, 1 - eps] before the logit, so pure black/white stay finite; 1/512 is below
+# half an 8-bit level, so the starting image rounds back to the photo.
+LOGIT_EPS = 1 / 512
 METHODS = ("lbfgs", "adam")
 INITS = ("content", "noise")
 # L-BFGS takes unit steps along its quasi-Newton direction; Adam's step is in logit units per pixel.

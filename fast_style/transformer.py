@@ -1,22 +1,26 @@
 """Johnson et al.'s image transformation network, with instance normalisation (Ulyanov et al.).
 
-The network predicts a residual in logit space: ``out = sigmoid(logit(x) + f(x))``. With the last conv
-initialised to zero the untrained network returns its input, so training starts from the photo instead of
-from noise, and the output is always a valid image in (0, 1).
+The network adds a residual to the photo in pixel space: ``out = x + g * f(x)``, clamped to [0, 1] at
+inference. With the last conv initialised to zero the untrained network returns its input, so training
+starts from the photo instead of from noise. Two choices keep it from blowing out (docs/design.md):
+
+- pixel space, not logit space: a sigmoid output lets a region that overshoots to white saturate, where
+  its gradient vanishes while Adam keeps moving the weights at full step size, so glows grow and never
+  come back; in pixel space the loss (and the loss's ``range`` term) always sees the overshoot;
+- the residual is scaled by ``g = 1/sqrt(fan_in)`` of the output conv (an equalised learning rate,
+  Karras et al. 2018): Adam moves every weight by about ``lr`` per step, which, with thousands of
+  weights feeding each output pixel, moved the output by several times the pixel range per step.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-# Photos are clamped to [eps, 1 - eps] before the logit, so pure black/white stay finite; 1/512 is below
-# half an 8-bit level, so the untrained network's output rounds back to the photo.
-LOGIT_EPS = 1 / 512
 
 class ConvLayer(nn.Sequential):
     """Reflection padding + convolution (no zero borders that show up as dark frames)."""
@@ -52,10 +56,9 @@ class TransformerNet(nn.Module):
     input is padded to a multiple of 4 and the output cropped back to the input size.
     """
 
-    def __init__(self, channels: Sequence[int] = (32, 64, 128), num_res_blocks: int = 5, eps: float = LOGIT_EPS) -> None:
+    def __init__(self, channels: Sequence[int] = (32, 64, 128), num_res_blocks: int = 5) -> None:
         super().__init__()
         c1, c2, c3 = channels
-        self.eps = eps
         self.net = nn.Sequential(
             ConvNormReLU(3, c1, 9),
             ConvNormReLU(c1, c2, 3, stride=2),
@@ -68,6 +71,7 @@ class TransformerNet(nn.Module):
         last = self.net[-1][1]
         nn.init.zeros_(last.weight)
         nn.init.zeros_(last.bias)
+        self.output_gain = 1 / math.sqrt(last.weight[0].numel())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
@@ -76,7 +80,8 @@ class TransformerNet(nn.Module):
         pad_h, pad_w = (-h % 4 if h >= 8 else 8 - h), (-w % 4 if w >= 8 else 8 - w)
         mode = "reflect" if pad_h < h and pad_w < w else "replicate"
         padded = F.pad(x, (0, pad_w, 0, pad_h), mode=mode) if pad_h or pad_w else x
-        # Weights stored in 16 bits (fast inference) take the photo in their precision; the logit and
-        # sigmoid below stay in the photo's precision, so outputs keep all 256 levels per channel.
+        # Weights stored in 16 bits (fast inference) take the photo in their precision; the sum below
+        # stays in the photo's precision, so outputs keep all 256 levels per channel.
         residual = self.net(padded.to(self.net[0][0][1].weight.dtype))[..., :h, :w]
-        return torch.sigmoid(torch.logit(x, eps=self.eps) + residual.to(x.dtype))
+        out = x + self.output_gain * residual.to(x.dtype)
+        return out if self.training else out.clamp(0, 1)

@@ -19,7 +19,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from fast_style.config import run_or_exit, to_dict
 from fast_style.errors import FastStyleError
 from fast_style.losses import build_loss
-from fast_style.model_io import export_model
+from fast_style.model_io import FORMAT, export_model
 from fast_style.style import load_style
 from fast_style.train_fast_path import train_precision
 
@@ -37,7 +37,7 @@ def train(cfg: DictConfig) -> Path | None:
     say(f"style: {style_info['name']} ({style_info['file']}, sha256 {style_info['sha256'][:12]})")
     say(f"VGG weights: {vgg_info['arch']} from {vgg_info['source']} (sha256 {vgg_info['sha256'][:12]})")
 
-    meta = {"model": to_dict(cfg.model), "loss": to_dict(cfg.loss), "style": style_info, "vgg": vgg_info,
+    meta = {"format": FORMAT, "model": to_dict(cfg.model), "loss": to_dict(cfg.loss), "style": style_info, "vgg": vgg_info,
             "data": {"image_size": cfg.data.image_size}}
     module = instantiate(cfg.module)(transformer=instantiate(cfg.model), criterion=criterion,
                                      optimizer=instantiate(cfg.optim), meta=meta)

@@ -258,6 +258,17 @@ def test_model_file_that_runs_code_is_refused(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
+def test_models_of_the_logit_output_network_are_refused(exported_model: Path, tmp_path: Path) -> None:
+    """fast_style/1 networks predicted in logit space: their weights would be misread, so they are refused."""
+    raw = torch.load(exported_model, weights_only=True)
+    torch.save({**raw, "format": "fast_style/1"}, tmp_path / "old.pt")
+    meta = {k: v for k, v in raw.items() if k not in ("format", "state_dict")}   # a checkpoint from then:
+    torch.save({"fast_style": meta, "state_dict": {}}, tmp_path / "old.ckpt")    # no format recorded
+    for name in ("old.pt", "old.ckpt"):
+        with pytest.raises(FastStyleError, match=rf"model=.*{name}: made by an earlier fast_style \(fast_style/1\)"):
+            load_any_model(tmp_path / name, CPU)
+
+
 def test_files_that_are_not_our_models_are_refused(tmp_path: Path) -> None:
     torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
     with pytest.raises(FastStyleError, match="not a fast_style model"):

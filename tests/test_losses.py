@@ -43,7 +43,8 @@ class Identity(torch.nn.Module):
 
 
 def test_perceptual_loss_normalises_by_target_magnitude() -> None:
-    loss = PerceptualLoss(Identity(), {"x": 1.0}, {"x": 1.0}, content_weight=2.0, style_weight=3.0, tv_weight=0.5)
+    loss = PerceptualLoss(Identity(), {"x": 1.0}, {"x": 1.0}, content_weight=2.0, style_weight=3.0, tv_weight=0.5,
+                          range_weight=4.0)
     style = torch.full((1, 1, 2, 2), 2.0)  # Gram = 16 / 4 = 4, magnitude mean(G²) = 16
     loss.set_style(style)
     content = torch.ones(1, 1, 2, 2)       # content magnitude mean(F²) = 1
@@ -53,7 +54,8 @@ def test_perceptual_loss_normalises_by_target_magnitude() -> None:
     assert terms["content"].item() == pytest.approx(2.0 * 1.0 / 1.0, rel=1e-5)
     assert terms["style"].item() == pytest.approx(3.0 * (4 - 1) ** 2 / 16, rel=1e-5)
     assert terms["tv"].item() == pytest.approx(0.5 * (4 / 2 + 4 / 2))
-    assert terms["total"].item() == pytest.approx(sum(terms[k].item() for k in ("content", "style", "tv")))
+    assert terms["range"].item() == pytest.approx(4.0 * (2 - 1) ** 2 / 4)   # one pixel of four 1 above white
+    assert terms["total"].item() == pytest.approx(sum(terms[k].item() for k in ("content", "style", "tv", "range")))
     # Scaling the features (another backbone's magnitudes) leaves the normalised loss unchanged.
     scaled = PerceptualLoss(Identity(), {"x": 1.0}, {"x": 1.0}, 2.0, 3.0, 0.0)
     scaled.set_style(style * 10)

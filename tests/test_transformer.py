@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from fast_style.losses import out_of_range
 from fast_style.transformer import TransformerNet
 
 
@@ -13,7 +14,7 @@ def test_output_shape_matches_odd_input_sizes(size: tuple[int, int]) -> None:
     net = TransformerNet((8, 16, 32), num_res_blocks=1)
     torch.nn.init.normal_(net.net[-1][1].weight, std=0.1)  # make it a non-identity network
     x = torch.rand(2, 3, *size)
-    y = net(x)
+    y = net.eval()(x)
     assert y.shape == x.shape
     assert 0 <= y.min() and y.max() <= 1
     if min(size) > 1:  # a 1x1 image is constant, which instance normalisation maps to zero
@@ -22,7 +23,38 @@ def test_output_shape_matches_odd_input_sizes(size: tuple[int, int]) -> None:
 
 def test_untrained_network_returns_its_input() -> None:
     x = torch.rand(1, 3, 40, 44)
-    assert torch.allclose(TransformerNet((8, 16, 32), 2)(x), x, atol=1 / 500)
+    assert torch.equal(TransformerNet((8, 16, 32), 2)(x), x)
+
+
+def test_first_adam_step_moves_the_output_by_a_small_fraction_of_the_pixel_range() -> None:
+    """Adam moves every weight by about lr at once; the output gain keeps that from throwing the photo
+    beyond white or black (the first steps of the glowing networks moved it by several pixel ranges)."""
+    torch.manual_seed(0)
+    net = TransformerNet((16, 32, 64), 3)
+    x = torch.rand(2, 3, 64, 64)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    net(x).mean().backward()                        # every output pixel pulled the same way: the worst case
+    optimizer.step()
+    with torch.no_grad():
+        moved = (net(x) - x).abs().max().item()
+        gainless = moved / net.output_gain
+    assert 0 < moved < 0.05
+    assert gainless > 0.5                           # without the gain the same step moves it by half the range
+
+
+def test_an_overshoot_past_white_still_gets_a_gradient_back() -> None:
+    """A region pushed past white must feel the loss pull it back: in training the output is not clamped or
+    squashed (a sigmoid output's gradient there is ~1e-6 and glows stay), and the loss's range term sees it."""
+    net = TransformerNet((8, 16, 32), 1)
+    with torch.no_grad():
+        net.net[-1][1].bias.fill_(2 / net.output_gain)  # every pixel 2 above the photo
+    x = torch.rand(1, 3, 32, 32)
+    out = net(x)
+    assert out.min() > 1                              # training: raw
+    out_of_range(out).backward()
+    bias_grad = net.net[-1][1].bias.grad
+    assert (bias_grad > 0.5 * net.output_gain).all()  # descent lowers the bias, at a useful rate
+    assert net.eval()(x).max() == 1.0                 # inference: a valid image
 
 
 def test_default_is_johnsons_architecture() -> None:
