@@ -61,6 +61,9 @@ class VGGFeatures(nn.Module):
         # None: follow the caller's autocast. A 16-bit dtype runs the trunk under autocast in it whatever
         # the caller does (the fast path on CPUs whose bfloat16 is faster here but not in the transformer).
         self.compute_dtype: torch.dtype | None = None
+        # Each 2x2 pooling halves the image; one that meets a 1-px side fails. The smallest side that
+        # still gives the deepest tap at least 1 px is 2 ** (poolings before it).
+        self.min_side = 2 ** sum(isinstance(m, nn.MaxPool2d) for m in self.layers)
 
     def train(self, mode: bool = True) -> "VGGFeatures":
         """Stay in eval mode whatever the parent does: the trunk is a fixed measuring instrument."""

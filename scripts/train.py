@@ -15,56 +15,69 @@ import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
-from pytorch_lightning.callbacks import ModelCheckpoint, OnExceptionCheckpoint
+from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_only
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fast_style.config import run_or_exit, to_dict  # noqa: E402
+from fast_style.checkpoints import AtomicCheckpointIO, ProgressCheckpoint, check_continues, find_resume  # noqa: E402
+from fast_style.config import build, probe, run_or_exit, to_dict  # noqa: E402
 from fast_style.distributed import SameStyleTargets  # noqa: E402
-from fast_style.errors import FastStyleError  # noqa: E402
 from fast_style.fast_path import FastPath  # noqa: E402
 from fast_style.losses import build_loss  # noqa: E402
 from fast_style.model_io import export_model  # noqa: E402
 from fast_style.module import StyleTransferModule  # noqa: E402
 from fast_style.perf import train_precision  # noqa: E402
+from fast_style.settings import whole  # noqa: E402
 from fast_style.style import load_style  # noqa: E402
 
 
 def train(cfg: DictConfig) -> Path | None:
     """Run training; return the exported model path (on rank 0) or None (other ranks)."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    if cfg.resume and not Path(cfg.resume).is_file():
-        raise FastStyleError(f"resume={cfg.resume}: checkpoint not found; give a .ckpt from <run>/checkpoints/")
-    pl.seed_everything(cfg.seed, workers=True)
+    max_steps = whole("trainer.max_steps", cfg.trainer.max_steps, low=1,
+                      hint="the number of training steps (an untrained network is not worth exporting)")
+    checkpoint_every = whole("checkpoint_every", cfg.checkpoint_every, low=1)
+    preview_every = whole("preview_every", cfg.preview_every, low=0, hint="0 turns previews off")
+    warmup_steps = whole("warmup_steps", cfg.warmup_steps, low=0)
+    seed = whole("seed", cfg.seed)
+    checkpoints = run_dir / "checkpoints"
+    # Which checkpoint this run continues from is decided (and the file read) before any work starts.
+    ckpt_path, saved = find_resume(checkpoints, cfg.resume)
+    datamodule = build("data", cfg.data)
+    datamodule.setup("fit")  # the photo folder is checked before the VGG is loaded
+    pl.seed_everything(seed, workers=True)
 
     style_image, style_info = load_style(cfg.style, cfg.assets_dir)
     criterion, vgg_info = build_loss(cfg.loss, style_image, cfg.assets_dir)
+    criterion.check_side(f"data.image_size={datamodule.image_size}", datamodule.image_size)
+    meta = {"model": to_dict(cfg.model), "loss": to_dict(cfg.loss), "style": style_info, "vgg": vgg_info,
+            "data": {"image_size": datamodule.image_size}}
+    if ckpt_path is not None:
+        check_continues(ckpt_path, saved, meta)
+    transformer = build("model", cfg.model)
+    optimizer = build("optim", cfg.optim)
+    probe(optimizer, transformer, "optim", cfg.optim)
     say = rank_zero_only(print)  # DDP: one line per run, not one per process
     say(f"style: {style_info['name']} ({style_info['file']}, sha256 {style_info['sha256'][:12]})")
     say(f"VGG weights: {vgg_info['arch']} from {vgg_info['source']} (sha256 {vgg_info['sha256'][:12]})")
+    if ckpt_path is not None:
+        say(f"continuing from {ckpt_path} (step {saved['global_step']})")
 
-    meta = {"model": to_dict(cfg.model), "loss": to_dict(cfg.loss), "style": style_info, "vgg": vgg_info,
-            "data": {"image_size": cfg.data.image_size}}
-    module = StyleTransferModule(instantiate(cfg.model), criterion, instantiate(cfg.optim),
-                                 warmup_steps=cfg.warmup_steps, preview_every=cfg.preview_every, meta=meta,
-                                 preview_dir=run_dir / "previews")
-    datamodule = instantiate(cfg.data)
-    checkpoints = run_dir / "checkpoints"
+    module = StyleTransferModule(transformer, criterion, optimizer, warmup_steps=warmup_steps,
+                                 preview_every=preview_every, meta=meta, preview_dir=run_dir / "previews")
     callbacks = [
         ModelCheckpoint(dirpath=checkpoints, filename="step_{step:07d}", auto_insert_metric_name=False,
-                        every_n_train_steps=cfg.checkpoint_every, save_top_k=-1, save_last=True),
-        OnExceptionCheckpoint(dirpath=checkpoints, filename="interrupted"),
+                        every_n_train_steps=checkpoint_every, save_top_k=-1, save_last=True),
+        ProgressCheckpoint(dirpath=checkpoints, filename="interrupted"),
         FastPath(**to_dict(cfg.perf)),
         SameStyleTargets(),
     ]
     precision = train_precision(cfg.trainer.precision, cfg.trainer.accelerator)
-    trainer: pl.Trainer = instantiate(cfg.trainer, logger=instantiate(cfg.logger), callbacks=callbacks,
-                                      precision=precision)
-    # Without resume=..., "last" continues a run whose hydra.run.dir already holds checkpoints.
-    warnings.filterwarnings("ignore", message=r".*no last checkpoint available")
+    trainer: pl.Trainer = build("trainer", cfg.trainer, logger=instantiate(cfg.logger), callbacks=callbacks,
+                                precision=precision, plugins=[AtomicCheckpointIO()])
     warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode")  # the frozen VGG, on purpose
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.resume or "last")
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     if not trainer.is_global_zero:
         return None
     meta["train"] = {"steps": trainer.global_step}
