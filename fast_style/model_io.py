@@ -7,6 +7,7 @@ and never runs code. Lightning checkpoints written by training carry the same me
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,23 @@ def export_model(path: str | Path, transformer: nn.Module, meta: dict[str, Any])
     return path
 
 
+def is_torchscript(path: Path) -> bool:
+    """TorchScript archives hold ``code/``; ``torch.save`` files (our .pt, .ckpt) do not."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any("/code/" in name for name in archive.namelist())
+
+
 def read_model_file(path: str | Path) -> dict[str, Any]:
     """Load an exported ``.pt`` or a training ``.ckpt`` safely and return the exported-file layout."""
     path = Path(path)
     if not path.is_file():
         raise FastStyleError(f"model={path}: file not found; give an exported .pt or a training .ckpt")
+    if path.suffix.lower() == ".onnx" or is_torchscript(path):
+        kind = "an ONNX" if path.suffix.lower() == ".onnx" else "a TorchScript"
+        raise FastStyleError(f"model={path}: {kind} export (scripts/export.py), which only infer.py runs; give "
+                             "the exported .pt or the training .ckpt it was made from")
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - unpickling refused or not a torch file at all

@@ -32,6 +32,7 @@ from fast_style.inference import synchronize
 from fast_style.losses import PerceptualLoss, build_loss
 from fast_style.model_io import load_model
 from fast_style.optimize import Iterate, check_settings, optimize
+from fast_style.settings import whole
 from fast_style.style import load_style
 
 log = logging.getLogger(__name__)
@@ -232,7 +233,7 @@ def report_markdown(report: Mapping[str, Any]) -> str:
                      f"{r['network_seconds']:.4f} | {_fmt(r['optimisation_seconds_to_match'], '.3f')} | "
                      f"{r['optimisation_losses'][-1]:.4g} |")
     if report["skipped"]:
-        lines += ["", "Skipped (unreadable): " + ", ".join(report["skipped"])]
+        lines += ["", "Skipped (unreadable or too small): " + ", ".join(report["skipped"])]
     lines += ["", "Side-by-side images (content | network | L-BFGS at the matching iteration | L-BFGS at the end) "
               "are in `side_by_side/`."]
     return "\n".join(lines) + "\n"
@@ -243,9 +244,8 @@ def validate(model: str | Path, inputs: str | Path, output: str | Path, image_si
              style_image: str | None = None) -> dict[str, Any]:
     """Compare the network in ``model`` with L-BFGS on every photo in ``inputs``; write the report to
     ``output`` (report.json and report.md, rewritten after each photo, and side_by_side/*.png)."""
-    if image_size < 16:
-        raise FastStyleError(f"image_size={image_size}: give at least 16 px (VGG pools the image 3 times)")
-    check_settings("lbfgs", "content", steps, (1.0,))
+    whole("image_size", image_size, 16, hint="VGG pools the image 3 times or more")
+    check_settings("lbfgs", "content", steps, (1.0,), lr)
     device = torch.device(device)
     transformer, meta = load_model(model)
     files = find_images(inputs)
@@ -265,6 +265,12 @@ def validate(model: str | Path, inputs: str | Path, output: str | Path, image_si
             photo = read_tensor(path, max_size=image_size).unsqueeze(0).to(device)
         except (OSError, ValueError, Image.DecompressionBombError) as err:
             log.warning("skipping unreadable image %s (%s)", path, err)
+            report["skipped"].append(name)
+            continue
+        try:
+            criterion.check_side(str(path), *photo.shape[-2:])
+        except FastStyleError as err:
+            log.warning("skipping %s", err)
             report["skipped"].append(name)
             continue
         if not report["images"]:
