@@ -23,7 +23,7 @@ from pytorch_lightning.callbacks import OnExceptionCheckpoint
 
 from fast_style.atomic import atomic_write
 from fast_style.errors import FastStyleError
-from fast_style.model_io import FORMAT
+from fast_style.model_io import FORMAT, load_failure
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +71,8 @@ def read_checkpoint(path: Path, name: str) -> dict[str, Any]:
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - truncated, empty, not a torch file, or unsafe to unpickle
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise FastStyleError(f"{name}: cannot be read as a training checkpoint ({reason}); give a .ckpt from "
-                             "<run>/checkpoints/") from err
+        raise FastStyleError(f"{name}: cannot be read as a training checkpoint ({load_failure(err)}); give a "
+                             ".ckpt from <run>/checkpoints/") from err
     if isinstance(raw, dict) and raw.get("format") == FORMAT:
         raise FastStyleError(f"{name}: an exported model, not a training checkpoint; give its run's "
                              "checkpoints/last.ckpt to continue training")

@@ -6,13 +6,14 @@ from typing import Any
 
 import pytorch_lightning as pl
 
-from fast_style.perf import apply_to_training
+from fast_style.perf import apply_to_training, check_perf
 
 
 class FastPath(pl.Callback):
     """Applies ``perf`` settings (configs/perf) once the trainer knows its device; each DDP rank does."""
 
     def __init__(self, **perf: Any) -> None:
+        check_perf(perf)
         self.perf = perf
         self.chosen: dict[str, Any] = {}
 

@@ -7,6 +7,7 @@ and never runs code. Lightning checkpoints written by training carry the same me
 
 from __future__ import annotations
 
+import pickle
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,20 @@ def export_model(path: str | Path, transformer: nn.Module, meta: dict[str, Any])
     return path
 
 
+def load_failure(err: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, without torch's advice to retry with
+    ``weights_only=False`` (which would run whatever code the file carries)."""
+    text = " ".join(str(err).split())
+    if isinstance(err, pickle.UnpicklingError) and "WeightsUnpickler error:" in text:
+        detail = text.split("WeightsUnpickler error:", 1)[1].split(" Check the documentation", 1)[0].strip()
+        return f"not a plain tensor file: {detail}"
+    if "TorchScript" in text:
+        return "a TorchScript archive"
+    if isinstance(err, EOFError) or not text:
+        return "empty or cut short"
+    return text.split(". ")[0]
+
+
 def is_torchscript(path: Path) -> bool:
     """TorchScript archives hold ``code/``; ``torch.save`` files (our .pt, .ckpt) do not."""
     if not zipfile.is_zipfile(path):
@@ -51,8 +66,8 @@ def read_model_file(path: str | Path) -> dict[str, Any]:
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - unpickling refused or not a torch file at all
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise FastStyleError(f"model={path}: refused, not a fast_style model file that loads safely ({reason})") from err
+        raise FastStyleError(f"model={path}: refused, not a fast_style model file that loads safely "
+                             f"({load_failure(err)})") from err
     if isinstance(raw, dict) and raw.get("format") == FORMAT:
         return raw
     if isinstance(raw, dict) and isinstance(raw.get("fast_style"), dict) and "state_dict" in raw:

@@ -21,6 +21,7 @@ from torch import nn
 
 from fast_style.errors import FastStyleError
 from fast_style.losses import PerceptualLoss
+from fast_style.settings import flag
 from fast_style.transformer import TransformerNet
 
 TRAIN_PRECISIONS = ("auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
@@ -89,6 +90,14 @@ def set_backends(cudnn_benchmark: bool) -> None:
 def to_channels_last(module: nn.Module) -> nn.Module:
     """Convert 4-D parameters and buffers in place; convolutions then also return NHWC activations."""
     return module.to(memory_format=torch.channels_last)
+
+
+def check_perf(perf: dict[str, Any]) -> None:
+    """The ``perf`` settings as typed, refused before any work if one is not a choice it offers."""
+    loss_dtype(perf["loss_precision"], "cpu")
+    use_channels_last(perf["channels_last"], "cpu", False)
+    flag("perf.compile", perf["compile"])
+    flag("perf.cudnn_benchmark", perf["cudnn_benchmark"])
 
 
 def apply_to_training(transformer: nn.Module, criterion: PerceptualLoss, device_type: str, precision: str,

@@ -13,6 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fast_style.errors import FastStyleError
+from fast_style.settings import whole
+
 
 # Photos are clamped to [eps, 1 - eps] before the logit, so pure black/white stay finite; 1/512 is below
 # half an 8-bit level, so the untrained network's output rounds back to the photo.
@@ -54,7 +57,10 @@ class TransformerNet(nn.Module):
 
     def __init__(self, channels: Sequence[int] = (32, 64, 128), num_res_blocks: int = 5, eps: float = LOGIT_EPS) -> None:
         super().__init__()
-        c1, c2, c3 = channels
+        if not isinstance(channels, Sequence) or len(channels) != 3:
+            raise FastStyleError(f"model.channels={channels}: give the three widths, e.g. [32, 64, 128]")
+        c1, c2, c3 = (whole(f"model.channels[{i}]", c, 1) for i, c in enumerate(channels))
+        num_res_blocks = whole("model.num_res_blocks", num_res_blocks, 0)
         self.eps = eps
         self.net = nn.Sequential(
             ConvNormReLU(3, c1, 9),

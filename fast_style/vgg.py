@@ -14,6 +14,7 @@ from torchvision import models
 
 from fast_style.assets import Asset, file_sha256, resolve
 from fast_style.errors import FastStyleError
+from fast_style.model_io import load_failure
 
 ARCHS = {"vgg16": models.vgg16, "vgg19": models.vgg19}
 IMAGENET_WEIGHTS = {"vgg16": models.VGG16_Weights.IMAGENET1K_V1, "vgg19": models.VGG19_Weights.IMAGENET1K_V1}
@@ -133,7 +134,7 @@ def load_vgg(arch: str, weights: str, taps: list[str] | tuple[str, ...], assets_
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling failure means "not a state dict"
-        raise FastStyleError(f"loss.weights: cannot read {path} as a state dict ({type(err).__name__}: {err})") from err
+        raise FastStyleError(f"loss.weights: cannot read {path} as a state dict ({load_failure(err)})") from err
     trunk = _trunk_state_dict(raw, str(path))
     try:
         vgg = VGGFeatures(arch, taps, trunk)

@@ -28,25 +28,30 @@ from fast_style.losses import build_loss  # noqa: E402
 from fast_style.model_io import export_model  # noqa: E402
 from fast_style.module import StyleTransferModule  # noqa: E402
 from fast_style.perf import train_precision  # noqa: E402
-from fast_style.settings import whole  # noqa: E402
+from fast_style.settings import real, whole  # noqa: E402
 from fast_style.style import load_style  # noqa: E402
 
 
 def train(cfg: DictConfig) -> Path | None:
     """Run training; return the exported model path (on rank 0) or None (other ranks)."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    max_steps = whole("trainer.max_steps", cfg.trainer.max_steps, low=1,
-                      hint="the number of training steps (an untrained network is not worth exporting)")
+    # Every setting is checked, cheapest first, before the photos are scanned and the VGG loaded.
+    whole("trainer.max_steps", cfg.trainer.max_steps, low=1,
+          hint="the number of training steps (an untrained network is not worth exporting)")
     checkpoint_every = whole("checkpoint_every", cfg.checkpoint_every, low=1)
     preview_every = whole("preview_every", cfg.preview_every, low=0, hint="0 turns previews off")
     warmup_steps = whole("warmup_steps", cfg.warmup_steps, low=0)
-    seed = whole("seed", cfg.seed)
+    pl.seed_everything(whole("seed", cfg.seed), workers=True)  # before the network's initial weights
+    fast_path = FastPath(**to_dict(cfg.perf))
+    precision = train_precision(cfg.trainer.precision, cfg.trainer.accelerator)
+    transformer = build("model", cfg.model)
+    real("optim.lr", cfg.optim.get("lr"), above=0, hint="Adam's step size, e.g. 1e-3")
+    optimizer = build("optim", cfg.optim)
+    probe(optimizer, transformer, "optim", cfg.optim)
     checkpoints = run_dir / "checkpoints"
-    # Which checkpoint this run continues from is decided (and the file read) before any work starts.
     ckpt_path, saved = find_resume(checkpoints, cfg.resume)
     datamodule = build("data", cfg.data)
-    datamodule.setup("fit")  # the photo folder is checked before the VGG is loaded
-    pl.seed_everything(seed, workers=True)
+    datamodule.setup("fit")
 
     style_image, style_info = load_style(cfg.style, cfg.assets_dir)
     criterion, vgg_info = build_loss(cfg.loss, style_image, cfg.assets_dir)
@@ -55,27 +60,23 @@ def train(cfg: DictConfig) -> Path | None:
             "data": {"image_size": datamodule.image_size}}
     if ckpt_path is not None:
         check_continues(ckpt_path, saved, meta)
-    transformer = build("model", cfg.model)
-    optimizer = build("optim", cfg.optim)
-    probe(optimizer, transformer, "optim", cfg.optim)
+    callbacks = [
+        ModelCheckpoint(dirpath=checkpoints, filename="step_{step:07d}", auto_insert_metric_name=False,
+                        every_n_train_steps=checkpoint_every, save_top_k=-1, save_last=True),
+        ProgressCheckpoint(dirpath=checkpoints, filename="interrupted"),
+        fast_path,
+        SameStyleTargets(),
+    ]
+    trainer: pl.Trainer = build("trainer", cfg.trainer, logger=instantiate(cfg.logger), callbacks=callbacks,
+                                precision=precision, plugins=[AtomicCheckpointIO()])
+
     say = rank_zero_only(print)  # DDP: one line per run, not one per process
     say(f"style: {style_info['name']} ({style_info['file']}, sha256 {style_info['sha256'][:12]})")
     say(f"VGG weights: {vgg_info['arch']} from {vgg_info['source']} (sha256 {vgg_info['sha256'][:12]})")
     if ckpt_path is not None:
         say(f"continuing from {ckpt_path} (step {saved['global_step']})")
-
     module = StyleTransferModule(transformer, criterion, optimizer, warmup_steps=warmup_steps,
                                  preview_every=preview_every, meta=meta, preview_dir=run_dir / "previews")
-    callbacks = [
-        ModelCheckpoint(dirpath=checkpoints, filename="step_{step:07d}", auto_insert_metric_name=False,
-                        every_n_train_steps=checkpoint_every, save_top_k=-1, save_last=True),
-        ProgressCheckpoint(dirpath=checkpoints, filename="interrupted"),
-        FastPath(**to_dict(cfg.perf)),
-        SameStyleTargets(),
-    ]
-    precision = train_precision(cfg.trainer.precision, cfg.trainer.accelerator)
-    trainer: pl.Trainer = build("trainer", cfg.trainer, logger=instantiate(cfg.logger), callbacks=callbacks,
-                                precision=precision, plugins=[AtomicCheckpointIO()])
     warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode")  # the frozen VGG, on purpose
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     if not trainer.is_global_zero:
