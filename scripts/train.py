@@ -62,7 +62,8 @@ def train(cfg: DictConfig) -> Path | None:
         check_continues(ckpt_path, saved, meta)
     callbacks = [
         ModelCheckpoint(dirpath=checkpoints, filename="step_{step:07d}", auto_insert_metric_name=False,
-                        every_n_train_steps=checkpoint_every, save_top_k=-1, save_last=True),
+                        every_n_train_steps=checkpoint_every, save_top_k=-1, save_last=True,
+                        enable_version_counter=False),  # a rerun continues last.ckpt, never a last-v1.ckpt
         ProgressCheckpoint(dirpath=checkpoints, filename="interrupted"),
         fast_path,
         SameStyleTargets(),
