@@ -248,6 +248,8 @@ def validate(model: str | Path, inputs: str | Path, output: str | Path, image_si
     check_settings("lbfgs", "content", steps, (1.0,), lr)
     device = torch.device(device)
     transformer, meta = load_model(model)
+    if not Path(inputs).exists():
+        raise FastStyleError(f"input={inputs}: not found; give a folder of photos or one photo")
     files = find_images(inputs)
     if not files:
         raise FastStyleError(f"input={inputs}: no images found (jpg, png, webp, bmp, tif, searched recursively)")

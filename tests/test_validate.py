@@ -160,11 +160,13 @@ def test_model_without_loss_metadata_is_refused(exported_model: Path, tmp_path: 
     (32, 0, None, False, r"optim.steps=0: use a whole number from 1"),
     (32, 1, 0, False, r"optim.lr=0: use a number above 0 \(or null\)"),
     (32, 1, None, True, "no images found"),
+    (32, 1, None, None, r"input=.*missing: not found; give a folder of photos"),
 ])
 def test_bad_settings_are_refused_before_any_work(exported_model: Path, tmp_path: Path, image_size: int, steps: int,
-                                                  lr: float | None, empty_input: bool, message: str) -> None:
-    inputs = tmp_path / "empty" if empty_input else COCO
-    inputs.mkdir(exist_ok=True)
+                                                  lr: float | None, empty_input: bool | None, message: str) -> None:
+    inputs = {True: tmp_path / "empty", False: COCO, None: tmp_path / "missing"}[empty_input]
+    if empty_input is not None:
+        inputs.mkdir(exist_ok=True)
     with pytest.raises(FastStyleError, match=message):
         validate(exported_model, inputs, tmp_path / "val", image_size=image_size, steps=steps, lr=lr)
     assert not (tmp_path / "val").exists()
