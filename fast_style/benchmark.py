@@ -11,11 +11,10 @@ here asserts a time; the figures are printed and written as JSON.
 
 from __future__ import annotations
 
-import copy
 import itertools
 import json
-import math
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -25,18 +24,22 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from omegaconf import DictConfig
 from PIL import Image
 from torch import nn
 from torchvision.transforms import v2
 
+from fast_style.config import group_config, group_options, to_dict
 from fast_style.data import photo_transform
+from fast_style.errors import FastStyleError
+from fast_style.devices import choose_device, synchronize, use_channels_last
 from fast_style.image_io import find_images, read_photo
-from fast_style.inference import Stylizer, choose_device, choose_precision, synchronize
+from fast_style.inference import Stylizer, choose_precision, for_inference
 from fast_style.losses import PerceptualLoss, build_loss
 from fast_style.model_io import build_transformer
 from fast_style.optimize import optimize
-from fast_style.perf import apply_to_training, for_inference, set_backends, train_precision, use_channels_last
 from fast_style.style import load_style
+from fast_style.train_fast_path import apply_to_training, set_backends, train_precision
 
 AUTOCAST = {"bf16": torch.bfloat16, "16": torch.float16}
 
@@ -194,6 +197,54 @@ def _data_step(case: Mapping[str, Any], device: torch.device) -> tuple[Callable[
     return lambda: [load(next(photos)) for _ in range(case["batch_size"])], {"precision": "uint8"}
 
 
+def machine(device: torch.device) -> dict[str, Any]:
+    """What the figures were measured on."""
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    info = {"cpu": cpu, "threads": torch.get_num_threads(), "torch": torch.__version__, "device": str(device),
+            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"), "load_avg": os.getloadavg()[0]}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def model_config(name: str) -> dict[str, Any]:
+    """The ``model`` config group's option ``name`` (configs/model/<name>.yaml) as plain values."""
+    model = group_config("model", name)
+    if model is None:
+        raise FastStyleError(f"bench.models: unknown model {name!r}; use names from configs/model/: "
+                             f"{group_options('model')}")
+    return to_dict(model)
+
+
+def cases(cfg: DictConfig) -> list[dict[str, Any]]:
+    """Every (kind, model, size, batch) case, the baseline right before ours so both see the same load."""
+    common = {"device": cfg.device, "perf": to_dict(cfg.perf), "style": to_dict(cfg.style), "loss": to_dict(cfg.loss),
+              "assets_dir": cfg.assets_dir, "train_precision": cfg.train_precision,
+              "infer_precision": cfg.infer_precision}
+    variants = ["baseline", "ours"] if cfg.baseline else ["ours"]
+    bench = cfg.bench
+    shapes = []
+    for name in bench.models:
+        shapes.append(("train", name, bench.train.size, bench.train.batch_size, bench.train))
+        for size in bench.infer.sizes:
+            for batch in dict.fromkeys([1, bench.infer.batch_size]):
+                shapes.append(("infer", name, size, batch, bench.infer))
+    shapes.append(("optimize", bench.models[0], bench.optimize.size, 1, bench.optimize))
+    if cfg.data_root is not None:
+        if not Path(cfg.data_root).is_dir() or not find_images(cfg.data_root):
+            raise FastStyleError(f"data_root={cfg.data_root}: no images there; point it at a folder of photos")
+        shapes.append(("data", "-", bench.data.size, bench.data.batch_size, bench.data))
+    return [{**common, "kind": kind, "variant": variant, "model_name": name,
+             "model": model_config(name) if name != "-" else None, "data_root": cfg.data_root,
+             "size": size, "batch_size": batch, "warmup": spec.warmup, "steps": spec.steps}
+            for kind, name, size, batch, spec in shapes for variant in variants]
+
+
 STEPS = {"train": _train_step, "infer": _infer_step, "optimize": _optimize_step, "data": _data_step}
 
 
@@ -219,12 +270,10 @@ CHILD = "import json, sys; from fast_style.benchmark import run_case; print(json
 def measure(cases: Sequence[Mapping[str, Any]], on_result: Callable[[dict[str, Any]], None] | None = None
             ) -> list[dict[str, Any]]:
     """Run every case in its own fresh interpreter, one after the other (never two at once)."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     results = []
     for case in cases:
         child = subprocess.run([sys.executable, "-c", CHILD], input=json.dumps(case), capture_output=True,
-                               text=True, env=env)
+                               text=True)
         if child.returncode != 0:
             raise RuntimeError(f"benchmark case {case['kind']} {case['variant']} failed:\n{child.stderr[-3000:]}")
         result = json.loads(child.stdout.strip().splitlines()[-1])
@@ -245,60 +294,6 @@ def ratios(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             out.append({**{k: r[k] for k in key}, "speedup": r["items_per_s"] / b["items_per_s"],
                         "memory_ratio": r["peak_memory_mb"] / b["peak_memory_mb"]})
     return out
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Peak signal-to-noise ratio in dB of two images in [0, 1]."""
-    mse = (a.float() - b.float()).pow(2).mean().item()
-    return math.inf if mse == 0 else 10 * math.log10(1 / mse)
-
-
-def inference_fidelity(model_cfg: Mapping[str, Any], device: torch.device, precision: torch.dtype,
-                       channels_last: bool | str, size: int) -> dict[str, float]:
-    """Max abs difference and PSNR of the fast inference path against float32 eager, same weights."""
-    net = styled_transformer(model_cfg).eval().to(device)
-    photos = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(1))
-    with torch.no_grad():
-        reference = net(photos.to(device)).clamp(0, 1).cpu()
-    fast = Stylizer(for_inference(copy.deepcopy(net), device, precision, channels_last), device, precision)
-    output = fast(photos)
-    return {"max_abs_diff": (output - reference).abs().max().item(), "psnr_db": psnr(output, reference)}
-
-
-def train_losses(net: nn.Module, criterion: nn.Module, photos: torch.Tensor, steps: int,
-                 dtype: torch.dtype | None, lr: float = 1e-3) -> list[float]:
-    """Losses of ``steps`` Adam steps over ``photos`` (a fixed batch) with optional autocast."""
-    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
-    losses = []
-    for _ in range(steps):
-        with torch.autocast(photos.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            total = criterion(net(photos), photos)["total"]
-        optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        optimizer.step()
-        losses.append(total.item())
-    return losses
-
-
-def training_fidelity(case: Mapping[str, Any], device: torch.device, steps: int, size: int,
-                      batch_size: int = 2) -> dict[str, Any]:
-    """The same short training run in plain float32 and on the fast path (:func:`apply_to_training`),
-    from the same weights; both trained networks are then scored by the float32 loss on the training
-    batch, so the comparison measures the training, not the fast path's own loss rounding."""
-    criterion = _criterion(case, device)
-    torch.manual_seed(0)
-    net = build_transformer(dict(case["model"])).to(device)
-    photos = torch.rand(batch_size, 3, size, size, generator=torch.Generator().manual_seed(2)).to(device)
-    fast_net, fast_criterion = copy.deepcopy(net), copy.deepcopy(criterion)
-    settings = apply_to_training(fast_net, fast_criterion, device.type,
-                                 train_precision(case["train_precision"], device.type), case["perf"])
-    train_losses(net, criterion, photos, steps, None)
-    train_losses(fast_net, fast_criterion, photos, steps, autocast_dtype(settings["precision"]))
-    with torch.no_grad():
-        final32 = criterion(net(photos), photos)["total"].item()
-        final = criterion(fast_net(photos).float(), photos)["total"].item()
-    return {"steps": steps, "settings": settings, "loss_float32": final32, "loss_fast": final,
-            "relative_difference": abs(final - final32) / final32}
 
 
 def format_table(results: Sequence[Mapping[str, Any]]) -> str:

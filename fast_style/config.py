@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
+from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -64,6 +67,37 @@ def probe(factory: Callable[..., Any], module: Any, group: str, node: DictConfig
     except (ValueError, TypeError) as err:
         settings = ", ".join(f"{group}.{k}={v}" for k, v in to_dict(node).items() if not k.startswith("_"))
         raise FastStyleError(f"{settings}: refused ({_first_line(err)}); check the {group}.* settings") from err
+@contextmanager
+def _hydra_on_configs() -> Iterator[GlobalHydra]:
+    """Hydra initialised on configs/, also inside a running Hydra app, whose state is put back after."""
+    running = GlobalHydra.instance().hydra
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            yield GlobalHydra.instance()
+    finally:
+        GlobalHydra.instance().hydra = running
+
+
+def compose_config(name: str, overrides: Sequence[str] = ()) -> DictConfig:
+    """``configs/<name>.yaml`` composed with command-line style ``overrides``, as that script gets it."""
+    with _hydra_on_configs():
+        return compose(config_name=name, overrides=list(overrides))
+
+
+def group_options(group: str) -> list[str]:
+    """The option names of a config group: ``configs/<group>/*.yaml``."""
+    with _hydra_on_configs() as hydra:
+        return hydra.config_loader().get_group_options(group)
+
+
+def group_config(group: str, name: str) -> DictConfig | None:
+    """Option ``name`` of config group ``group`` as Hydra composes it (defaults lists included), or None
+    if the group has no such option."""
+    with _hydra_on_configs() as hydra:
+        if name not in hydra.config_loader().get_group_options(group):
+            return None
+        return compose(overrides=[f"+{group}={name}"])[group]
 
 
 def run_or_exit(body: Callable[[DictConfig], T], cfg: DictConfig) -> T:

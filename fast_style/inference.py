@@ -1,19 +1,21 @@
-"""One forward pass per batch of photos: device and precision choice, memory-aware batching and tiling,
-and the user's controls (``strength``, ``preserve_color``) applied to the network's output."""
+"""One forward pass per batch of photos: precision choice, the network prepared for fast inference
+(16-bit weights, channels-last, instance norm as group norm), memory-aware batching and tiling, and the
+user's controls (``strength``, ``preserve_color``) applied to the network's output."""
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from fast_style.devices import free_memory, native_bf16, use_channels_last
 from fast_style.errors import FastStyleError
-from fast_style.perf import native_bf16
 from fast_style.settings import flag, real
 from fast_style.tiling import ALIGN, check_tile, shrink, stylize_tiled, with_shared_norm_stats
+from fast_style.transformer import TransformerNet
 
 Model = Callable[[torch.Tensor], torch.Tensor]
 
@@ -27,33 +29,6 @@ BYTES_PER_PIXEL = 1024
 MEMORY_SHARE = 0.5
 # Luminance weights of Y in YCbCr / YIQ (ITU-R BT.601), as used by Gatys et al. for colour preservation.
 LUMA = (0.299, 0.587, 0.114)
-
-
-def choose_device(name: str) -> torch.device:
-    """``auto`` picks CUDA, then Apple MPS, then the CPU; an explicit GPU that is absent is an error."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as err:
-        raise FastStyleError(f"device={name}: not a device; use auto, cpu, cuda, cuda:N or mps") from err
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise FastStyleError(f"device={name}: PyTorch sees no CUDA GPU here; use device=auto or device=cpu")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise FastStyleError(f"device={name}: MPS is not available here; use device=auto or device=cpu")
-    return device
-
-
-def synchronize(device: torch.device) -> None:
-    """Wait for queued GPU work, so wall times measure the computation, not its launch."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
 
 
 def choose_precision(name: str, device: torch.device) -> torch.dtype:
@@ -72,27 +47,42 @@ def choose_precision(name: str, device: torch.device) -> torch.dtype:
     return PRECISIONS[name]
 
 
-def free_memory(device: torch.device) -> int:
-    """Bytes that can be allocated on ``device`` right now (GPU: free memory; CPU: MemAvailable)."""
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
-
-
 def stored_in(model: Model, precision: torch.dtype) -> bool:
-    """Whether all of ``model``'s weights are stored in ``precision`` (:func:`fast_style.perf.for_inference`
+    """Whether all of ``model``'s weights are stored in ``precision`` (:func:`for_inference`
     does that). Autocast then only adds casts: on the CPU it runs reflection padding in float32 and converts
     every activation there and back, which took longer than the convolutions (scripts/perf_checks.py)."""
     if not isinstance(model, nn.Module) or isinstance(model, torch.jit.ScriptModule):
         return precision == torch.float32
     return all(p.dtype == precision for p in model.parameters())
+
+
+class GroupInstanceNorm2d(nn.InstanceNorm2d):
+    """``InstanceNorm2d`` computed as ``group_norm`` with one group per channel: the same function (per
+    image, per channel statistics; same parameters), but PyTorch's group norm has channels-last bfloat16
+    CPU kernels, where instance norm copies to NCHW and back. Inference only: its backward is slower."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training or self.track_running_stats or not self.affine:
+            return super().forward(x)
+        return F.group_norm(x, self.num_features, self.weight, self.bias, self.eps)
+
+
+def for_inference(model: Model, device: torch.device, precision: torch.dtype, channels_last: bool | str = "auto"
+                  ) -> Model:
+    """Our network on ``device`` with its weights stored in ``precision`` (16-bit weights skip autocast's
+    per-layer casts, which on the CPU cost as much as the convolutions) and in the fastest layout.
+    Photos stay float32: the network casts them after its logit, see ``TransformerNet.forward``.
+    Standalone models (TorchScript, ONNX) are returned as they are: their graph is fixed."""
+    if not isinstance(model, TransformerNet):
+        return model
+    low_precision = precision != torch.float32
+    model = model.to(device=device, dtype=precision)
+    for norm in model.modules():
+        if type(norm) is nn.InstanceNorm2d:
+            norm.__class__ = GroupInstanceNorm2d  # still an InstanceNorm2d: tiling shares its statistics
+    if use_channels_last(channels_last, device.type, low_precision):
+        model = model.to(memory_format=torch.channels_last)
+    return model
 
 
 def luminance(image: torch.Tensor) -> torch.Tensor:

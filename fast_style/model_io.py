@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import pickle
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from fast_style.assets import cache_dir, file_sha256
 from fast_style.atomic import atomic_write
+from fast_style.config import group_config
 from fast_style.errors import FastStyleError
+from fast_style.losses import PerceptualLoss, build_loss
+from fast_style.style import load_style, style_path
 from fast_style.transformer import TransformerNet
 
 FORMAT = "fast_style/1"
@@ -92,3 +97,70 @@ def load_model(path: str | Path) -> tuple[TransformerNet, dict[str, Any]]:
     except RuntimeError as err:
         raise FastStyleError(f"model={path}: weights do not fit its model config ({str(err).splitlines()[0]})") from err
     return net.eval(), meta
+
+
+def _bundled_style_url(name: str, file: str) -> str | None:
+    """The download URL of a bundled style (configs/style/<name>.yaml) if it names the same file."""
+    bundled = group_config("style", name)
+    return bundled.get("url") if bundled is not None and bundled.get("file") == file else None
+
+
+def find_style_image(style: Mapping[str, Any], assets_dir: str | Path | None, style_image: str | None) -> Path:
+    """The painting the model was trained on: ``style_image`` if given, else ``<assets>/styles/<file>``,
+    the cache or its download URL; its checksum must equal the one stored in the model file."""
+    if style_image:
+        path = Path(style_image).expanduser()
+        if not path.is_file():
+            raise FastStyleError(f"style_image={path}: file not found; give the painting the model was trained on")
+    else:
+        try:
+            path = style_path({"file": style["file"], "url": _bundled_style_url(style["name"], style["file"])},
+                              assets_dir)
+        except FastStyleError as err:
+            raise FastStyleError(
+                f"the model's style image {style['file']} was not found ({err}); put it in <assets>/styles/ "
+                "with FAST_STYLE_ASSETS=<assets>, or give style_image=PATH") from err
+    if (actual := file_sha256(path)) != style["sha256"]:
+        raise FastStyleError(
+            f"style image {path} has sha256 {actual[:12]}... but the model was trained on {style['file']} with "
+            f"sha256 {style['sha256'][:12]}...; give the original painting with style_image=PATH")
+    return path
+
+
+def find_vgg_weights(meta: Mapping[str, Any], assets_dir: str | Path | None) -> str:
+    """The VGG weights the model was trained with, by checksum: the stored path, else
+    ``<assets>/weights/<file>``, else the cache. ``imagenet`` is left to torchvision's own lookup."""
+    vgg = meta["vgg"]
+    if meta["loss"]["weights"] == "imagenet":
+        return "imagenet"
+    candidates = [Path(vgg["source"]), Path(str(meta["loss"]["weights"])).expanduser()]
+    if assets_dir:
+        candidates.append(Path(assets_dir) / "weights" / vgg["file"])
+    candidates.append(cache_dir() / "weights" / vgg["file"])
+    mismatched = []
+    for path in dict.fromkeys(candidates):
+        if path.is_file():
+            if file_sha256(path) == vgg["sha256"]:
+                return str(path)
+            mismatched.append(str(path))
+    found = f"; {', '.join(mismatched)} has another checksum" if mismatched else ""
+    raise FastStyleError(
+        f"VGG weights {vgg['file']} (sha256 {vgg['sha256'][:12]}...) used to train this model not found at "
+        f"{vgg['source']}{found}; put the file in <assets>/weights/ and set FAST_STYLE_ASSETS=<assets>")
+
+
+def loss_for_model(meta: Mapping[str, Any], assets_dir: str | Path | None = None,
+                   style_image: str | None = None) -> PerceptualLoss:
+    """The training loss of a model file, rebuilt by ``build_loss`` from its stored configuration."""
+    missing = [key for key in ("loss", "style", "vgg") if not isinstance(meta.get(key), Mapping)]
+    if missing:
+        raise FastStyleError(f"the model file carries no {'/'.join(missing)} metadata, so its training loss "
+                             "cannot be rebuilt; export it with scripts/train.py")
+    path = find_style_image(meta["style"], assets_dir, style_image)
+    image, _ = load_style({"name": meta["style"]["name"], "image": str(path), "size": meta["style"]["size"]})
+    criterion, vgg_info = build_loss({**meta["loss"], "weights": find_vgg_weights(meta, assets_dir)}, image,
+                                     assets_dir)
+    if vgg_info["sha256"] != meta["vgg"]["sha256"]:
+        raise FastStyleError(f"VGG weights {vgg_info['source']} differ from those the model was trained with "
+                             f"(sha256 {meta['vgg']['sha256'][:12]}...)")
+    return criterion

@@ -11,14 +11,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
 from fast_style.errors import FastStyleError
-from fast_style.losses import PerceptualLoss
 from fast_style.settings import one_of, real, whole
 from fast_style.transformer import LOGIT_EPS
+
+if TYPE_CHECKING:  # only annotated here; importing the loss would pull in torchvision for `import fast_style`
+    from fast_style.losses import PerceptualLoss
 
 METHODS = ("lbfgs", "adam")
 INITS = ("content", "noise")

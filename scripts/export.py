@@ -7,7 +7,6 @@ absolute difference is printed, and an export that disagrees by more than ``TOLE
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,15 +14,12 @@ import hydra
 import torch
 from omegaconf import DictConfig
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from fast_style.config import run_or_exit, store_config  # noqa: E402
-from fast_style.atomic import atomic_write  # noqa: E402
-from fast_style.errors import FastStyleError  # noqa: E402
-from fast_style.model_io import load_model  # noqa: E402
-from fast_style.settings import one_of, whole  # noqa: E402
-from fast_style.standalone import (MIN_SIDE, STANDALONE_FORMATS, OnnxModel, export_onnx,  # noqa: E402
-                                   export_torchscript, load_torchscript)
+from fast_style.atomic import atomic_write
+from fast_style.config import run_or_exit, store_config
+from fast_style.errors import FastStyleError
+from fast_style.export import MIN_SIDE, STANDALONE_FORMATS, OnnxModel, export_onnx, export_torchscript, load_torchscript
+from fast_style.model_io import load_model
+from fast_style.settings import one_of, whole
 
 SUFFIXES = {"torchscript": ".torchscript.pt", "onnx": ".onnx"}
 TOLERANCE = 1e-3  # outputs are in [0, 1]; float32 round-off is ~1e-6

@@ -8,18 +8,15 @@ it had to skip and finally ``stylized N, skipped M``; exits 0 only when nothing 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from fast_style.config import run_or_exit, store_config  # noqa: E402 - also registers ${workers:}
-from fast_style.folder_io import plan_jobs, stylize_folder  # noqa: E402
-from fast_style.inference import Stylizer, choose_device, choose_precision  # noqa: E402
-from fast_style.perf import for_inference  # noqa: E402
-from fast_style.standalone import load_any_model  # noqa: E402
+from fast_style.config import run_or_exit, store_config  # also registers ${workers:}
+from fast_style.devices import choose_device
+from fast_style.export import load_any_model
+from fast_style.folder_io import plan_jobs, stylize_folder
+from fast_style.inference import Stylizer, choose_precision, for_inference
 
 
 def infer(cfg: DictConfig) -> int:

@@ -6,7 +6,6 @@ The loss curve goes to TensorBoard in the run directory (``tensorboard --logdir 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import hydra
@@ -15,16 +14,14 @@ from omegaconf import DictConfig
 from PIL import Image
 from torch.utils.tensorboard import SummaryWriter
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from fast_style.config import run_or_exit  # noqa: E402 - also registers the ${stem:} resolver
-from fast_style.errors import FastStyleError  # noqa: E402
-from fast_style.image_io import read_tensor, save_image  # noqa: E402
-from fast_style.losses import build_loss  # noqa: E402
-from fast_style.inference import choose_device  # noqa: E402
-from fast_style.optimize import Iterate, check_settings, optimize  # noqa: E402
-from fast_style.settings import whole  # noqa: E402
-from fast_style.style import load_style  # noqa: E402
+from fast_style.config import run_or_exit  # also registers the ${stem:} resolver
+from fast_style.devices import choose_device
+from fast_style.errors import FastStyleError
+from fast_style.image_io import read_tensor, save_image
+from fast_style.losses import build_loss
+from fast_style.optimize import Iterate, check_settings, optimize
+from fast_style.settings import whole
+from fast_style.style import load_style
 
 
 def run(cfg: DictConfig) -> Path:

@@ -1,44 +1,37 @@
-"""The one-off measurements behind the README's "What makes it fast" table, as one command.
+"""The one-off measurements behind the "What makes it fast" table of docs/performance.md, as one command.
 
 ``python scripts/perf_checks.py [--assets DIR] [--weights FILE]`` prints one line per check. Unlike
 ``scripts/benchmark.py`` (whole training steps and inference passes, ours against the textbook baseline) these
 time single pieces in one process, to show *why* a setting was chosen: bfloat16 convolutions, the loss's VGG
-in bfloat16, the inference path's layout and autocast, ``torch.compile``, and the joint VGG pass that was tried
-and not kept. Times are medians of a few calls after two warm-up calls; nothing here is asserted.
+in bfloat16, the inference path's layout and autocast, and ``torch.compile``. Times are medians of a few
+calls after two warm-up calls; nothing here is asserted.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from omegaconf import OmegaConf
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from fast_style.benchmark import styled_transformer  # noqa: E402
-from fast_style.config import CONFIG_DIR, to_dict  # noqa: E402
-from fast_style.inference import Stylizer  # noqa: E402
-from fast_style.losses import PerceptualLoss, build_loss  # noqa: E402
-from fast_style.model_io import build_transformer  # noqa: E402
-from fast_style.perf import apply_to_training, for_inference, train_precision  # noqa: E402
-from fast_style.style import load_style  # noqa: E402
+from fast_style.benchmark import styled_transformer
+from fast_style.config import compose_config, group_config, to_dict
+from fast_style.inference import Stylizer, for_inference
+from fast_style.losses import PerceptualLoss, build_loss
+from fast_style.model_io import build_transformer
+from fast_style.style import load_style
 
 CPU = torch.device("cpu")
 
 
 def config(group: str, name: str) -> dict:
-    """``configs/<group>/<name>.yaml``: the same settings training uses."""
-    return to_dict(OmegaConf.load(f"{CONFIG_DIR}/{group}/{name}.yaml"))
+    """``configs/<group>/<name>.yaml`` as Hydra composes it: the same settings training uses."""
+    return to_dict(group_config(group, name))
 
 
 def seconds(call: Callable[[], object], repeat: int = 3) -> float:
@@ -117,62 +110,13 @@ def compiled_transformer() -> None:
           f"{seconds(lambda: compiled(x).mean().backward()):.2f} s (first call, compiling: {first:.0f} s)")
 
 
-def joint_forward(criterion: PerceptualLoss, output: torch.Tensor, content: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The loss with one VGG pass over ``[output; content]`` up to the content layer, then the output alone."""
-    vgg, batch, wanted = criterion.vgg, output.shape[0], set(criterion.taps)
-    out_feats: dict[str, torch.Tensor] = {}
-    content_feats: dict[str, torch.Tensor] = {}
-    dtype = vgg.compute_dtype
-    with torch.autocast("cpu", dtype=dtype) if dtype is not None else contextlib.nullcontext():
-        h = (torch.cat([output, content]) - vgg.mean) / vgg.std
-        joint = True
-        for name, layer in zip(vgg.names, vgg.layers):
-            h = layer(h)
-            if name in wanted:
-                out_feats[name] = h[:batch] if joint else h
-            if joint and name in criterion.content_layers:
-                content_feats[name] = h[batch:].detach()
-                if len(content_feats) == len(criterion.content_layers):
-                    h, joint = h[:batch], False
-            if len(out_feats) == len(wanted) and not joint:
-                break
-    return criterion.terms(output, out_feats, content_feats)
-
-
-def joint_vgg_pass(criterion: PerceptualLoss) -> None:
-    """A training step (small model, 256 px, batch 4, the training fast path) with separate and joint passes."""
-    x = torch.rand(4, 3, 256, 256)
-    for name in ("separate", "joint", "separate", "joint"):
-        torch.manual_seed(0)
-        net, loss = build_transformer(config("model", "small")), copy.deepcopy(criterion)
-        precision = train_precision("auto", "cpu")
-        apply_to_training(net, loss, "cpu", precision, config("perf", "default"))
-        forward = loss if name == "separate" else lambda out, photo, loss=loss: joint_forward(loss, out, photo)
-        optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
-        enabled = precision == "bf16-mixed"
-
-        def step() -> float:
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled):
-                total = forward(net(x), x)["total"]
-            optimizer.zero_grad()
-            total.backward()
-            optimizer.step()
-            return total.item()
-
-        first = step()
-        print(f"training step, small, 256 px, batch 4, {name} VGG passes: {4 / seconds(step):.2f} img/s "
-              f"(first loss {first:.4f})")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assets", default=os.environ.get("FAST_STYLE_ASSETS"), help="asset folder")
     parser.add_argument("--weights", default="vgg16_hed_features.pth", help="loss.weights (name or path)")
     args = parser.parse_args()
     # The training defaults: configs/style/starry_night.yaml and configs/loss/vgg16.yaml.
-    cfg = OmegaConf.create({"style": OmegaConf.load(f"{CONFIG_DIR}/style/starry_night.yaml"),
-                            "loss": OmegaConf.load(f"{CONFIG_DIR}/loss/vgg16.yaml")})
-    cfg.loss.weights = args.weights
+    cfg = compose_config("train", [f"loss.weights={args.weights}"])
     style, _ = load_style(to_dict(cfg.style), args.assets)
     criterion, _ = build_loss(to_dict(cfg.loss), style, args.assets)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
@@ -180,7 +124,6 @@ def main() -> None:
     loss_trunk(criterion)
     inference_layouts()
     compiled_transformer()
-    joint_vgg_pass(criterion)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,11 @@
 """Train a fast style network: ``python scripts/train.py style=starry_night``.
 
-Composes configs/train.yaml (style, model, loss, data, optim, trainer, logger), trains with Lightning,
-keeps checkpoints for resuming, and exports ``<run>/export/<style>.pt`` for single-pass inference.
+Composes configs/train.yaml (style, model, loss, data, optim, trainer, logger, perf, module, callbacks),
+trains with Lightning, keeps checkpoints for resuming, and exports ``<run>/export/<style>.pt`` for single-pass inference.
 """
 
 from __future__ import annotations
 
-import sys
 import warnings
 from pathlib import Path
 
@@ -18,18 +17,13 @@ from omegaconf import DictConfig
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_only
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from fast_style.checkpoints import AtomicCheckpointIO, ProgressCheckpoint, check_continues, find_resume  # noqa: E402
-from fast_style.config import build, probe, run_or_exit, to_dict  # noqa: E402
-from fast_style.distributed import SameStyleTargets  # noqa: E402
-from fast_style.fast_path import FastPath  # noqa: E402
-from fast_style.losses import build_loss  # noqa: E402
-from fast_style.model_io import export_model  # noqa: E402
-from fast_style.module import StyleTransferModule  # noqa: E402
-from fast_style.perf import train_precision  # noqa: E402
-from fast_style.settings import real, whole  # noqa: E402
-from fast_style.style import load_style  # noqa: E402
+from fast_style.checkpoints import AtomicCheckpointIO, check_continues, find_resume
+from fast_style.config import build, probe, run_or_exit, to_dict
+from fast_style.losses import build_loss
+from fast_style.model_io import export_model
+from fast_style.settings import real, whole
+from fast_style.style import load_style
+from fast_style.train_fast_path import train_precision
 
 
 def train(cfg: DictConfig) -> Path | None:
@@ -38,17 +32,15 @@ def train(cfg: DictConfig) -> Path | None:
     # Every setting is checked, cheapest first, before the photos are scanned and the VGG loaded.
     whole("trainer.max_steps", cfg.trainer.max_steps, low=1,
           hint="the number of training steps (an untrained network is not worth exporting)")
-    checkpoint_every = whole("checkpoint_every", cfg.checkpoint_every, low=1)
-    preview_every = whole("preview_every", cfg.preview_every, low=0, hint="0 turns previews off")
-    warmup_steps = whole("warmup_steps", cfg.warmup_steps, low=0)
     pl.seed_everything(whole("seed", cfg.seed), workers=True)  # before the network's initial weights
-    fast_path = FastPath(**to_dict(cfg.perf))
     precision = train_precision(cfg.trainer.precision, cfg.trainer.accelerator)
+    callbacks = [build(f"callbacks.{name}", callback) for name, callback in cfg.callbacks.items()
+                 if callback is not None]
     transformer = build("model", cfg.model)
     real("optim.lr", cfg.optim.get("lr"), above=0, hint="Adam's step size, e.g. 1e-3")
     optimizer = build("optim", cfg.optim)
     probe(optimizer, transformer, "optim", cfg.optim)
-    checkpoints = run_dir / "checkpoints"
+    checkpoints = next((Path(c.dirpath) for c in callbacks if isinstance(c, ModelCheckpoint)), run_dir / "checkpoints")
     ckpt_path, saved = find_resume(checkpoints, cfg.resume)
     datamodule = build("data", cfg.data)
     datamodule.setup("fit")
@@ -60,14 +52,7 @@ def train(cfg: DictConfig) -> Path | None:
             "data": {"image_size": datamodule.image_size}}
     if ckpt_path is not None:
         check_continues(ckpt_path, saved, meta)
-    callbacks = [
-        ModelCheckpoint(dirpath=checkpoints, filename="step_{step:07d}", auto_insert_metric_name=False,
-                        every_n_train_steps=checkpoint_every, save_top_k=-1, save_last=True,
-                        enable_version_counter=False),  # a rerun continues last.ckpt, never a last-v1.ckpt
-        ProgressCheckpoint(dirpath=checkpoints, filename="interrupted"),
-        fast_path,
-        SameStyleTargets(),
-    ]
+    module = build("module", cfg.module)(transformer=transformer, criterion=criterion, optimizer=optimizer, meta=meta)
     trainer: pl.Trainer = build("trainer", cfg.trainer, logger=instantiate(cfg.logger), callbacks=callbacks,
                                 precision=precision, plugins=[AtomicCheckpointIO()])
 
@@ -76,8 +61,6 @@ def train(cfg: DictConfig) -> Path | None:
     say(f"VGG weights: {vgg_info['arch']} from {vgg_info['source']} (sha256 {vgg_info['sha256'][:12]})")
     if ckpt_path is not None:
         say(f"continuing from {ckpt_path} (step {saved['global_step']})")
-    module = StyleTransferModule(transformer, criterion, optimizer, warmup_steps=warmup_steps,
-                                 preview_every=preview_every, meta=meta, preview_dir=run_dir / "previews")
     warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode")  # the frozen VGG, on purpose
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     if not trainer.is_global_zero:

@@ -6,18 +6,15 @@ Writes ``report.json`` (per photo and medians), ``report.md`` and ``side_by_side
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from fast_style.config import run_or_exit, store_config  # noqa: E402
-from fast_style.errors import FastStyleError  # noqa: E402
-from fast_style.inference import choose_device  # noqa: E402
-from fast_style.validate import report_markdown, validate  # noqa: E402
+from fast_style.config import run_or_exit, store_config
+from fast_style.devices import choose_device
+from fast_style.errors import FastStyleError
+from fast_style.validate import report_markdown, validate
 
 
 def run(cfg: DictConfig) -> dict:

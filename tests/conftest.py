@@ -17,11 +17,11 @@ VGG_WEIGHTS = ASSETS / "weights" / "vgg16_hed_features.pth"
 COCO = ASSETS / "datasets" / "coco128"
 
 
-def run_script(script: str, *overrides: str, env: dict[str, str] | None = None, timeout: int = 300
-               ) -> subprocess.CompletedProcess[str]:
-    """Run ``scripts/<script>`` with Hydra overrides, offline, with the asset folder configured."""
+def run_script(script: str, *overrides: str, env: dict[str, str] | None = None, cwd: Path = REPO,
+               timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    """Run ``scripts/<script>`` with Hydra overrides from ``cwd``, offline, with the asset folder configured."""
     full_env = {**os.environ, "FAST_STYLE_ASSETS": str(ASSETS), "PYTHONUNBUFFERED": "1", **(env or {})}
-    return subprocess.run([sys.executable, str(REPO / "scripts" / script), *overrides], cwd=REPO, env=full_env,
+    return subprocess.run([sys.executable, str(REPO / "scripts" / script), *overrides], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -34,7 +34,7 @@ def load_script(script: str) -> ModuleType:
 
 
 def tiny_train_overrides(run_dir: Path, steps: int = 4) -> list[str]:
-    """The issue's contract command: small model, 64 px, batch 2, a few steps."""
+    """The training contract command: small model, 64 px, batch 2, a few steps."""
     return ["style=starry_night", f"data.root={COCO}", f"loss.weights={VGG_WEIGHTS}", "model=small",
             "data.image_size=64", "data.batch_size=2", "data.num_workers=0", f"trainer.max_steps={steps}",
             f"hydra.run.dir={run_dir}"]

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
 import torch
 
-from fast_style.benchmark import TextbookLoss, format_table, ratios
+from fast_style.benchmark import TextbookLoss, cases, format_table, ratios
+from fast_style.config import compose_config
+from fast_style.errors import FastStyleError
 from fast_style.losses import PerceptualLoss
 from fast_style.vgg import VGGFeatures
 
 from conftest import COCO, VGG_WEIGHTS, run_script
 
 
+@pytest.mark.slow
 def test_quick_benchmark_writes_every_figure(tmp_path: Path, assets: Path) -> None:
     out = tmp_path / "bench.json"
     result = run_script("benchmark.py", "bench=quick", "bench.infer.sizes=[32]", "bench.infer.batch_size=1",
@@ -31,13 +34,10 @@ def test_quick_benchmark_writes_every_figure(tmp_path: Path, assets: Path) -> No
         assert r["model_name"] == ("-" if r["kind"] == "data" else "small") and r["size"] == 32
     assert {r["kind"] for r in report["ratios"]} == {"train", "infer", "optimize", "data"}
     assert all(r["speedup"] > 0 for r in report["ratios"])
-    fidelity = report["fidelity"]
-    assert 0 < fidelity["inference"]["max_abs_diff"] < 0.1 and fidelity["inference"]["psnr_db"] > 35
-    assert fidelity["training"]["relative_difference"] < 0.05
-    assert "x base" in result.stdout and "fidelity: inference" in result.stdout
+    assert "x base" in result.stdout
 
 
-def test_unknown_model_is_named(tmp_path: Path) -> None:
+def test_unknown_model_is_named_and_exits_2(tmp_path: Path) -> None:
     result = run_script("benchmark.py", "bench=quick", "bench.models=[tiny]", f"hydra.run.dir={tmp_path}")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: bench.models: unknown model 'tiny'")
@@ -49,11 +49,18 @@ def test_photo_folder_without_images_is_named(tmp_path: Path, make: str) -> None
     photos = tmp_path / "photos"
     if make == "empty":
         photos.mkdir()
-    result = run_script("benchmark.py", "bench=quick", f"data_root={photos}", f"hydra.run.dir={tmp_path}")
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == \
-        f"error: data_root={photos}: no images there; point it at a folder of photos"
-    assert not (tmp_path / "benchmark.json").exists()
+    cfg = compose_config("benchmark", ["bench=quick", f"data_root={photos}"])
+    with pytest.raises(FastStyleError, match=re.escape(f"data_root={photos}: no images there; point it at a folder")):
+        cases(cfg)
+
+
+def test_cases_pair_each_measurement_with_its_baseline() -> None:
+    cfg = compose_config("benchmark", ["bench=quick", f"data_root={COCO}"])
+    todo = cases(cfg)
+    assert [(c["kind"], c["variant"]) for c in todo[:2]] == [("train", "baseline"), ("train", "ours")]
+    assert {c["kind"] for c in todo} == {"train", "infer", "optimize", "data"}
+    assert all(c["model"]["channels"] == [16, 32, 64] for c in todo if c["kind"] != "data")
+    assert len(cases(compose_config("benchmark", ["bench=quick", "baseline=false", "data_root=null"]))) == 6
 
 
 def test_textbook_baseline_computes_the_same_loss() -> None:
@@ -78,22 +85,3 @@ def test_ratio_pairs_each_case_with_its_baseline() -> None:
     assert ratios(results) == [{"kind": "infer", "model_name": "small", "size": 64, "batch_size": 1,
                                 "speedup": 2.5, "memory_ratio": 0.5}]
     assert "2.50x" in format_table(results)
-
-
-def test_joint_vgg_pass_of_perf_checks_computes_the_same_loss() -> None:
-    """scripts/perf_checks.py times a joint VGG pass against the separate ones; it must be the same loss."""
-    script = Path(__file__).parent.parent / "scripts" / "perf_checks.py"
-    spec = importlib.util.spec_from_file_location("perf_checks", script)
-    perf_checks = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(perf_checks)
-    torch.manual_seed(0)
-    content, style = {"relu2_2": 1.0}, {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0}
-    criterion = PerceptualLoss(VGGFeatures("vgg16", [*content, *style]), content, style, 1.0, 5.0, 0.1)
-    criterion.set_style(torch.rand(1, 3, 40, 40))
-    output, photo = torch.rand(2, 3, 32, 32, requires_grad=True), torch.rand(2, 3, 32, 32)
-    separate, joint = criterion(output, photo), perf_checks.joint_forward(criterion, output, photo)
-    for name in ("content", "style", "tv", "total"):
-        torch.testing.assert_close(joint[name], separate[name])
-    (grad_separate,) = torch.autograd.grad(separate["total"], output)
-    (grad_joint,) = torch.autograd.grad(joint["total"], output)
-    torch.testing.assert_close(grad_joint, grad_separate)

@@ -5,19 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
+from hydra.errors import MissingConfigException
+from omegaconf import DictConfig, OmegaConf
 
-from fast_style.config import CONFIG_DIR
+from fast_style.config import compose_config, group_options
 
-from conftest import run_script
-
-STYLES = sorted(p.stem for p in (Path(CONFIG_DIR) / "style").glob("*.yaml") if p.stem != "custom")
+STYLES = [name for name in group_options("style") if name != "custom"]
 
 
-def compose_train(*overrides: str):
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="train", overrides=list(overrides), return_hydra_config=True)
+def compose_train(*overrides: str) -> DictConfig:
+    return compose_config("train", overrides)
 
 
 def test_the_five_styles_exist() -> None:
@@ -51,7 +48,14 @@ def test_trainer_settings_pass_through() -> None:
 
 
 def test_unknown_style_lists_the_available_ones() -> None:
-    result = run_script("train.py", "style=sunflowers")
-    assert result.returncode != 0
-    assert "style/sunflowers" in result.stderr
-    assert all(name in result.stderr for name in STYLES)
+    with pytest.raises(MissingConfigException, match="style/sunflowers") as info:
+        compose_train("style=sunflowers")
+    assert all(name in str(info.value) for name in STYLES)
+
+
+def test_module_and_callback_settings_have_groups_of_their_own() -> None:
+    cfg = compose_train("experiment=demo", "callbacks.on_exception_checkpoint=null")
+    assert (cfg.module.warmup_steps, cfg.module.preview_every) == (50, 50)
+    assert cfg.callbacks.model_checkpoint.every_n_train_steps == 100
+    assert cfg.callbacks.on_exception_checkpoint is None
+    assert list(cfg.callbacks) == ["model_checkpoint", "on_exception_checkpoint", "fast_path", "same_style_targets"]

@@ -17,12 +17,14 @@ from fast_style.vgg import VGGFeatures
 
 from conftest import run_script, tiny_train_overrides
 
+pytestmark = pytest.mark.slow
+
 
 def test_two_process_cpu_ddp_trains_and_exports_once(tmp_path: Path, assets: Path) -> None:
     run_dir = tmp_path / "ddp"
     overrides = [o for o in tiny_train_overrides(run_dir, steps=2) if not o.startswith("data.image_size")]
     result = run_script("train.py", *overrides, "data.image_size=32", "trainer.accelerator=cpu",
-                        "trainer.devices=2", "trainer.strategy=ddp", "preview_every=0", timeout=240)
+                        "trainer.devices=2", "trainer.strategy=ddp", "module.preview_every=0", timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.strip().splitlines()
     exported = run_dir / "export" / "starry_night.pt"

@@ -14,9 +14,9 @@ from omegaconf import OmegaConf
 
 from conftest import load_script, run_script
 from fast_style.errors import FastStyleError
+from fast_style.export import load_any_model
 from fast_style.inference import Stylizer
 from fast_style.model_io import load_model
-from fast_style.standalone import load_any_model
 
 CPU = torch.device("cpu")
 
@@ -35,11 +35,12 @@ assert not any(name.startswith("fast_style") for name in sys.modules), "standalo
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory: pytest.TempPathFactory, styled_model: Path) -> dict[str, Path]:
-    """Both standalone files of the styled model, written by the script (which checks them itself)."""
+    """Both standalone files of the styled model, written by the script (which checks them itself), run
+    from the output folder with a relative output name: scripts work from any current directory."""
     out = tmp_path_factory.mktemp("exports")
     files = {}
     for fmt, name in (("torchscript", "styled.torchscript.pt"), ("onnx", "styled.onnx")):
-        result = run_script("export.py", f"model={styled_model}", f"format={fmt}", f"output={out / name}")
+        result = run_script("export.py", f"model={styled_model}", f"format={fmt}", f"output={name}", cwd=out)
         assert result.returncode == 0, result.stderr[-2000:]
         reported = re.search(r"max abs difference vs PyTorch on a random 96x128 image: (\S+)", result.stdout)
         assert reported and float(reported.group(1)) < 1e-4, result.stdout

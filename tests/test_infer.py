@@ -14,13 +14,13 @@ from PIL import Image
 from torchvision.transforms.v2 import functional as TF
 
 from conftest import run_script
+from fast_style.devices import choose_device
 from fast_style.errors import FastStyleError
+from fast_style.export import load_any_model
 from fast_style.folder_io import plan_jobs, stylize_folder
 from fast_style.image_io import load_image
-from fast_style.inference import Stylizer, choose_device, choose_precision, luminance
+from fast_style.inference import Stylizer, choose_precision, for_inference, luminance
 from fast_style.model_io import load_model
-from fast_style.perf import for_inference
-from fast_style.standalone import load_any_model
 from fast_style.tiling import ramp, tile_starts
 
 CPU = torch.device("cpu")
@@ -49,7 +49,7 @@ def styled(styled_model: Path) -> torch.nn.Module:
 
 
 def make_tree(root: Path) -> tuple[dict[str, tuple[int, int]], list[str]]:
-    """Every kind of file the issue lists; returns ({good relative path: expected output size}, [bad paths])."""
+    """Every kind of awkward file a photo folder holds; returns ({good relative path: expected output size}, [bad paths])."""
     (root / "a" / "b").mkdir(parents=True)
     good: dict[str, tuple[int, int]] = {}
 

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from PIL import Image
 
 from conftest import COCO, VGG_WEIGHTS, load_script, run_script
-from fast_style.config import CONFIG_DIR
+from fast_style.config import compose_config
 from fast_style.errors import FastStyleError
 from fast_style.image_io import find_images, read_tensor
 from fast_style.losses import PerceptualLoss, build_loss
@@ -24,8 +23,7 @@ PHOTO = find_images(COCO)[0] if COCO.is_dir() else None
 @pytest.fixture(scope="module")
 def criterion(assets: Path) -> PerceptualLoss:
     """The loss exactly as scripts/optimize.py builds it from configs/optimize.yaml (style image shrunk for speed)."""
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose("optimize", overrides=[f"loss.weights={VGG_WEIGHTS}", "style.size=64"])
+    cfg = compose_config("optimize", [f"loss.weights={VGG_WEIGHTS}", "style.size=64"])
     style_image, _ = load_style(cfg.style, assets)
     return build_loss(cfg.loss, style_image, assets)[0]
 
@@ -113,10 +111,8 @@ def test_optimize_settings_are_refused_before_any_output(tmp_path: Path, assets:
     Image.new("RGB", (1, 1)).save(tmp_path / "tiny.png")
     before = PHOTO.read_bytes()
     filled = [o.format(photo=PHOTO, tiny=tmp_path / "tiny.png") for o in overrides]
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="optimize", overrides=[f"content={PHOTO}", f"output={tmp_path / 'o.png'}",
-                                                           f"loss.weights={VGG_WEIGHTS}", f"assets_dir={assets}",
-                                                           *filled])
+    cfg = compose_config("optimize", [f"content={PHOTO}", f"output={tmp_path / 'o.png'}", f"loss.weights={VGG_WEIGHTS}",
+                                      f"assets_dir={assets}", *filled])
     with pytest.raises(FastStyleError, match=message):
         load_script("optimize.py").run(cfg)
     assert PHOTO.read_bytes() == before and not (tmp_path / "o.png").exists()

@@ -34,7 +34,7 @@ def test_failed_rerun_leaves_nothing_and_the_next_rerun_continues(run_copy: Path
         assert failed.returncode == 2
         assert failed.stderr.strip().splitlines()[-1].startswith("error: ")
         assert {p.name: p.read_bytes() for p in (run_copy / "checkpoints").iterdir()} == before
-    result = run_script("train.py", *tiny_train_overrides(run_copy, steps=5), "preview_every=0")
+    result = run_script("train.py", *tiny_train_overrides(run_copy, steps=5), "module.preview_every=0")
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"continuing from {run_copy / 'checkpoints' / 'last.ckpt'} (step 4)" in result.stdout
     assert torch.load(run_copy / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 5

@@ -6,24 +6,22 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from PIL import Image
 
-from fast_style.config import CONFIG_DIR, build, probe, run_or_exit
+from fast_style.config import CONFIG_DIR, build, compose_config, probe, run_or_exit
 from fast_style.errors import FastStyleError
-from fast_style.fast_path import FastPath
 from fast_style.losses import build_loss
 from fast_style.settings import flag, one_of, real, weights, whole
 from fast_style.style import load_style
+from fast_style.train_fast_path import FastPath
 from fast_style.transformer import TransformerNet
 
 from conftest import ASSETS, VGG_WEIGHTS
 
 
 def compose_train(*overrides: str):
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="train", overrides=list(overrides))
+    return compose_config("train", overrides)
 
 
 @pytest.mark.parametrize(("check", "message"), [
@@ -99,7 +97,7 @@ def test_model_settings_are_checked(kwargs: dict, message: str) -> None:
 def test_perf_settings_are_checked_before_training(perf: dict, message: str) -> None:
     defaults = OmegaConf.to_container(OmegaConf.load(Path(CONFIG_DIR) / "perf" / "default.yaml"))
     with pytest.raises(FastStyleError, match=message):
-        FastPath(**{**defaults, **perf})
+        FastPath({**defaults, **perf})
 
 
 def test_style_image_too_small_or_too_large(tmp_path: Path, monkeypatch) -> None:

@@ -9,18 +9,16 @@ from typing import Any
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from PIL import Image
 
 from conftest import COCO, VGG_WEIGHTS, run_script, tiny_train_overrides
-from fast_style.config import CONFIG_DIR
+from fast_style.config import compose_config
 from fast_style.errors import FastStyleError
 from fast_style.image_io import find_images, read_tensor
 from fast_style.losses import build_loss
-from fast_style.model_io import load_model, read_model_file
+from fast_style.model_io import find_style_image, find_vgg_weights, load_model, loss_for_model, read_model_file
 from fast_style.style import load_style
-from fast_style.validate import (find_style_image, find_vgg_weights, iterations_to_match, loss_for_model, network_loss,
-                                 summarize, validate)
+from fast_style.validate import iterations_to_match, network_loss, summarize, validate
 
 
 def test_iterations_to_match_on_a_hand_made_curve() -> None:
@@ -32,9 +30,10 @@ def test_iterations_to_match_on_a_hand_made_curve() -> None:
     assert iterations_to_match([], 1.0) is None
 
 
-def _record(iterations: int | None, seconds_to_match: float | None = None) -> dict[str, Any]:
-    return {"network_loss": 1.0, "optimisation_losses": [2.0, 0.5], "network_seconds": 0.01,
-            "optimisation_seconds": 1.0, "lbfgs_iterations_to_match": iterations,
+def _record(iterations: int | None, seconds_to_match: float | None = None, blown_out: float = 0.0) -> dict[str, Any]:
+    return {"network_loss": 1.0, "network_content": 0.25, "network_style": 0.75, "blown_out": blown_out,
+            "crushed": 0.0, "optimisation_blown_out": 0.0, "optimisation_losses": [2.0, 0.5],
+            "network_seconds": 0.01, "optimisation_seconds": 1.0, "lbfgs_iterations_to_match": iterations,
             "optimisation_seconds_to_match": seconds_to_match}
 
 
@@ -44,20 +43,21 @@ def test_summary_medians_read_unmatched_as_beyond_the_budget() -> None:
     assert summary["speedup_at_match"] == pytest.approx(35.0)   # median of 20x and 50x
     assert summarize([_record(2, 0.2), _record(None)])["lbfgs_iterations_to_match"] is None
     assert summarize([_record(0, 0.0)])["speedup_at_match"] is None  # nothing to optimise: no speed-up
+    assert summarize([_record(1, 0.1, blown_out=b) for b in (0.3, 0.01, 0.02)])["blown_out"] == pytest.approx(0.02)
 
 
 def test_network_loss_is_the_training_loss(exported_model: Path, assets: Path, tmp_path: Path) -> None:
     """validate rebuilds the loss from the model file; it must equal the loss training builds from its config."""
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose("train", overrides=[o for o in tiny_train_overrides(tmp_path) if not o.startswith("hydra.")])
+    cfg = compose_config("train", [o for o in tiny_train_overrides(tmp_path) if not o.startswith("hydra.")])
     style_image, _ = load_style(cfg.style, assets)
     training_criterion, _ = build_loss(cfg.loss, style_image, assets)
     transformer, meta = load_model(exported_model)
     photo = read_tensor(find_images(COCO)[5], max_size=64).unsqueeze(0)
     with torch.no_grad():
         expected = training_criterion(transformer(photo), photo)["total"].item()
-    loss, seconds, output = network_loss(transformer, loss_for_model(meta, assets), photo)
-    assert loss == pytest.approx(expected, rel=1e-6)
+    terms, seconds, output = network_loss(transformer, loss_for_model(meta, assets), photo)
+    assert terms["total"] == pytest.approx(expected, rel=1e-6)
+    assert terms["total"] == pytest.approx(terms["content"] + terms["style"] + terms["tv"], rel=1e-6)
     assert seconds > 0 and output.shape == photo.shape
 
 
@@ -88,6 +88,10 @@ def test_validate_script_contract(exported_model: Path, photos: Path, tmp_path: 
         assert r["network_seconds"] > 0 and r["optimisation_seconds"] > 0
         with Image.open(out / r["side_by_side"]) as panel:  # four panels side by side under captions
             assert panel.width > 4 * r["width"] and panel.height > r["height"]
+        assert 0 <= r["blown_out"] <= 1 and 0 <= r["crushed"] <= 1
+        assert r["network_loss"] == pytest.approx(r["network_content"] + r["network_style"] + r["network_tv"], rel=1e-5)
+    with Image.open(out / "contact_sheet.png") as sheet:  # one row per photo: photo, network, L-BFGS
+        assert sheet.height > 2 * 160 and sheet.width > 3 * 160
     summary = report["summary"]
     assert summary["images"] == 2
     assert summary["network_loss"] == pytest.approx(sum(r["network_loss"] for r in report["images"]) / 2)
