@@ -22,8 +22,8 @@ from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.callbacks import OnExceptionCheckpoint
 
 from fast_style.atomic import atomic_write
-from fast_style.errors import FastStyleError
-from fast_style.model_io import FORMAT, load_failure
+from fast_style.errors import FastStyleError, load_failure
+from fast_style.model_io import FORMAT
 
 log = logging.getLogger(__name__)
 

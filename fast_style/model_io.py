@@ -7,7 +7,6 @@ and never runs code. Lightning checkpoints written by training carry the same me
 
 from __future__ import annotations
 
-import pickle
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,7 +18,7 @@ from torch import nn
 from fast_style.assets import cache_dir, file_sha256
 from fast_style.atomic import atomic_write
 from fast_style.config import group_config
-from fast_style.errors import FastStyleError
+from fast_style.errors import FastStyleError, load_failure
 from fast_style.losses import PerceptualLoss, build_loss
 from fast_style.style import load_style, style_path
 from fast_style.transformer import TransformerNet
@@ -35,20 +34,6 @@ def export_model(path: str | Path, transformer: nn.Module, meta: dict[str, Any])
     with atomic_write(path) as tmp:
         torch.save(payload, tmp)
     return path
-
-
-def load_failure(err: Exception) -> str:
-    """Why ``torch.load(weights_only=True)`` refused a file, without torch's advice to retry with
-    ``weights_only=False`` (which would run whatever code the file carries)."""
-    text = " ".join(str(err).split())
-    if isinstance(err, pickle.UnpicklingError) and "WeightsUnpickler error:" in text:
-        detail = text.split("WeightsUnpickler error:", 1)[1].split(" Check the documentation", 1)[0].strip()
-        return f"not a plain tensor file: {detail}"
-    if "TorchScript" in text:
-        return "a TorchScript archive"
-    if isinstance(err, EOFError) or not text:
-        return "empty or cut short"
-    return text.split(". ")[0]
 
 
 def is_torchscript(path: Path) -> bool:

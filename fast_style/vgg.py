@@ -13,8 +13,7 @@ from torch import nn
 from torchvision import models
 
 from fast_style.assets import Asset, file_sha256, resolve
-from fast_style.errors import FastStyleError
-from fast_style.model_io import load_failure
+from fast_style.errors import FastStyleError, load_failure
 
 ARCHS = {"vgg16": models.vgg16, "vgg19": models.vgg19}
 IMAGENET_WEIGHTS = {"vgg16": models.VGG16_Weights.IMAGENET1K_V1, "vgg19": models.VGG19_Weights.IMAGENET1K_V1}
