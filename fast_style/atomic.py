@@ -5,22 +5,46 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from fast_style.errors import FastStyleError
 
 # The umask can only be read by setting it; done once, at import, before any writer threads exist.
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
 
+def remove_leftovers(paths: Iterable[str | Path]) -> int:
+    """Delete the temporary files that killed writers of ``paths`` left behind (``.<name>.<random>.part``,
+    see :func:`atomic_write`); one listing per folder. Returns how many were deleted."""
+    by_folder: dict[Path, set[str]] = defaultdict(set)
+    for path in map(Path, paths):
+        by_folder[path.parent].add(path.name)
+    removed = 0
+    for folder, names in by_folder.items():
+        if not folder.is_dir():
+            continue
+        for leftover in folder.glob(".*.part"):
+            if leftover.name[1:-len(".part")].rsplit(".", 1)[0] in names:
+                leftover.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
 @contextmanager
 def atomic_write(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; if the block succeeds it replaces ``path``, otherwise it
-    is deleted. Parent folders are created."""
+    is deleted. Parent folders are created. A folder that cannot be written is one error naming it
+    (errors raised by the block itself are the caller's to explain)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    except OSError as err:
+        raise FastStyleError(f"cannot write {path}: {err.strerror or err}; choose a folder you can write to") from err
     os.close(fd)
     try:
         yield Path(tmp)

@@ -12,7 +12,10 @@ from typing import Any, TypeVar
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
 
 from fast_style.errors import FastStyleError
 
@@ -39,6 +42,31 @@ def store_config(name: str) -> None:
     ConfigStore.instance().store(name=name, node=OmegaConf.load(Path(CONFIG_DIR) / f"{name}.yaml"))
 
 
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def build(group: str, node: DictConfig, **kwargs: Any) -> Any:
+    """``instantiate`` a config group; a constructor that refuses its settings becomes one error naming
+    the group (a :class:`FastStyleError` from the constructor passes through as it is)."""
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as err:
+        cause = err.__cause__ or err
+        if isinstance(cause, FastStyleError):
+            raise cause from None
+        raise FastStyleError(f"{group}: {_first_line(cause)}; check the {group}.* settings") from err
+
+
+def probe(factory: Callable[..., Any], module: Any, group: str, node: DictConfig) -> None:
+    """Call a partial optimiser factory once on ``module``'s parameters, so that a setting it refuses
+    (``optim.lr=-1``) is reported before training starts instead of inside it."""
+    try:
+        factory(module.parameters())
+    except (ValueError, TypeError) as err:
+        settings = ", ".join(f"{group}.{k}={v}" for k, v in to_dict(node).items() if not k.startswith("_"))
+        raise FastStyleError(f"{settings}: refused ({_first_line(err)}); check the {group}.* settings") from err
 @contextmanager
 def _hydra_on_configs() -> Iterator[GlobalHydra]:
     """Hydra initialised on configs/, also inside a running Hydra app, whose state is put back after."""
@@ -73,9 +101,14 @@ def group_config(group: str, name: str) -> DictConfig | None:
 
 
 def run_or_exit(body: Callable[[DictConfig], T], cfg: DictConfig) -> T:
-    """Run a script's body; a :class:`FastStyleError` becomes one ``error: ...`` line and exit status 2."""
+    """Run a script's body; a :class:`FastStyleError` (or a required setting left out) becomes one
+    ``error: ...`` line and exit status 2."""
     try:
         return body(cfg)
+    except MissingMandatoryValue as err:
+        print(f"error: {err.full_key}=... is required; set it on the command line ({err.full_key}=VALUE)",
+              file=sys.stderr)
+        sys.exit(2)
     except FastStyleError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -15,8 +15,12 @@ from torchvision.transforms import v2
 
 from fast_style.errors import FastStyleError
 from fast_style.image_io import find_images, read_photo
+from fast_style.settings import whole
 
 log = logging.getLogger(__name__)
+
+# Training crops larger than this are a typo (data.image_size=25600): the resize alone would need gigabytes.
+MAX_IMAGE_SIZE = 4096
 
 
 class ImageFolderDataset(Dataset):
@@ -32,17 +36,32 @@ class ImageFolderDataset(Dataset):
     def __len__(self) -> int:
         return len(self.files)
 
+    def read(self, path: Path) -> torch.Tensor | None:
+        """``path`` transformed, or None (with the warning) if it cannot be decoded."""
+        if path in self.skipped:
+            return None
+        try:
+            return self.transform(read_photo(path))
+        except (OSError, ValueError, Image.DecompressionBombError) as err:
+            self.skipped.add(path)
+            log.warning("skipping unreadable image %s (%s); %d skipped so far", path, err, len(self.skipped))
+            return None
+
     def __getitem__(self, index: int) -> torch.Tensor:
         for offset in range(len(self.files)):
-            path = self.files[(index + offset) % len(self.files)]
-            if path in self.skipped:
-                continue
-            try:
-                return self.transform(read_photo(path))
-            except (OSError, ValueError, Image.DecompressionBombError) as err:
-                self.skipped.add(path)
-                log.warning("skipping unreadable image %s (%s); %d skipped so far", path, err, len(self.skipped))
+            if (image := self.read(self.files[(index + offset) % len(self.files)])) is not None:
+                return image
         raise FastStyleError(f"none of the {len(self.files)} images could be read (e.g. {self.files[0]})")
+
+    def readable(self, count: int) -> list[Path]:
+        """The first ``count`` files that decode (fewer if there are not that many), in order."""
+        found: list[Path] = []
+        for path in self.files:
+            if len(found) == count:
+                break
+            if self.read(path) is not None:
+                found.append(path)
+        return found
 
 
 def photo_transform(image_size: int, train: bool = True) -> v2.Compose:
@@ -59,9 +78,12 @@ class PhotoDataModule(pl.LightningDataModule):
     def __init__(self, root: str, image_size: int = 256, batch_size: int = 4, num_workers: int = 4,
                  num_previews: int = 4, pin_memory: bool | None = None) -> None:
         super().__init__()
-        self.root = Path(root).expanduser()
-        self.image_size, self.batch_size, self.num_workers = image_size, batch_size, num_workers
-        self.num_previews = num_previews
+        self.root = Path(str(root)).expanduser()
+        self.image_size = whole("data.image_size", image_size, 1, MAX_IMAGE_SIZE,
+                                hint="the side of the square training crops, e.g. 256")
+        self.batch_size = whole("data.batch_size", batch_size, 1)
+        self.num_workers = whole("data.num_workers", num_workers, 0, hint="0 decodes in the training process")
+        self.num_previews = whole("data.num_previews", num_previews, 0, hint="0 turns previews off")
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
         self.train_set: ImageFolderDataset | None = None
         self.preview_files: list[Path] = []
@@ -76,11 +98,18 @@ class PhotoDataModule(pl.LightningDataModule):
         if len(files) <= self.num_previews:
             raise FastStyleError(f"data.root={self.root} holds {len(files)} image(s); need more than "
                                  f"data.num_previews={self.num_previews} (jpg, png, webp, bmp, tif, searched recursively)")
-        self.preview_files, train_files = files[: self.num_previews], files[self.num_previews:]
+        # Previews are the first readable photos: a broken one among them is skipped like any other.
+        self.preview_files = ImageFolderDataset(files, photo_transform(self.image_size, False)).readable(self.num_previews)
+        held_back = set(self.preview_files)
+        train_files = [path for path in files if path not in held_back]
         if len(train_files) < self.batch_size:
             raise FastStyleError(f"data.root={self.root}: {len(train_files)} training images is fewer than "
                                  f"data.batch_size={self.batch_size}; lower the batch size or add photos")
         self.train_set = ImageFolderDataset(train_files, photo_transform(self.image_size, train=True))
+        # Checked here, in this process: found by a DataLoader worker, the error would carry its traceback.
+        if not self.train_set.readable(1):
+            raise FastStyleError(f"data.root={self.root}: none of the {len(train_files)} training images can be "
+                                 "decoded; point data.root at a folder of photos")
         rank_zero_info(f"training on {len(train_files)} photos from {self.root}")
 
     def train_dataloader(self) -> DataLoader:

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import json
 import warnings
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from fast_style.atomic import atomic_write
 from fast_style.errors import FastStyleError
-from fast_style.model_io import load_model
+from fast_style.model_io import is_torchscript, load_model
 
 META_KEY = "fast_style"
 STANDALONE_FORMATS = ("torchscript", "onnx")
@@ -30,6 +30,8 @@ JIT_DEPRECATED = r".*torch\.jit\.\w+` is deprecated"
 # Traced at a size that is not a multiple of 4 in either direction, so that the exporter records the
 # network's pad-to-a-multiple-of-4 step instead of dropping it as a no-op.
 EXAMPLE_SIZE = (67, 61)
+# The smallest height and width the ONNX export accepts; OnnxModel pads smaller images up to it.
+MIN_SIDE = 8
 
 
 def _describe(meta: dict[str, Any]) -> dict[str, Any]:
@@ -54,7 +56,7 @@ def export_onnx(net: nn.Module, meta: dict[str, Any], path: str | Path) -> Path:
     from torch.export import Dim
 
     example = torch.rand(1, 3, *EXAMPLE_SIZE)
-    dims = {0: Dim("batch", max=4096), 2: Dim("height", min=8, max=65536), 3: Dim("width", min=8, max=65536)}
+    dims = {0: Dim("batch", max=4096), 2: Dim("height", min=MIN_SIDE, max=65536), 3: Dim("width", min=MIN_SIDE, max=65536)}
     program = torch.onnx.export(net.eval(), (example,), dynamo=True, input_names=["image"],
                                 output_names=["stylized"], dynamic_shapes={"x": dims}, verbose=False)
     proto = program.model_proto  # kept in memory: saving the program directly may spill weights to a side file
@@ -83,16 +85,24 @@ class OnnxModel:
         self.meta = json.loads(self.session.get_modelmeta().custom_metadata_map.get(META_KEY, "{}"))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.session.run(None, {self.input_name: x.detach().float().cpu().numpy()})[0]
-        return torch.from_numpy(y).to(x.device)
+        """Images with a side under the exported minimum are padded (edge pixels repeated) and the
+        result cropped back, as the PyTorch network itself does below a multiple of 4."""
+        height, width = x.shape[-2:]
+        padded = F.pad(x, (0, max(0, MIN_SIDE - width), 0, max(0, MIN_SIDE - height)), mode="replicate")
+        y = self.session.run(None, {self.input_name: padded.detach().float().cpu().numpy()})[0]
+        return torch.from_numpy(y)[..., :height, :width].to(x.device)
 
 
-def is_torchscript(path: Path) -> bool:
-    """TorchScript archives hold ``code/``; ``torch.save`` files (our .pt, .ckpt) do not."""
-    if not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as archive:
-        return any("/code/" in name for name in archive.namelist())
+def load_torchscript(path: Path, device: torch.device) -> tuple[torch.jit.ScriptModule, dict[str, Any]]:
+    """A TorchScript file from :func:`export_torchscript` and the metadata it carries."""
+    extra = {f"{META_KEY}.json": ""}
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=JIT_DEPRECATED, category=FutureWarning)
+            scripted = torch.jit.load(str(path), map_location=device, _extra_files=extra)
+    except Exception as err:  # noqa: BLE001 - torch.jit raises RuntimeError and friends
+        raise FastStyleError(f"model={path}: not a loadable TorchScript model ({str(err).splitlines()[0]})") from err
+    return scripted.eval(), {**json.loads(extra[f"{META_KEY}.json"] or "{}"), "kind": "torchscript"}
 
 
 def load_any_model(path: str | Path, device: torch.device) -> tuple[Callable[[torch.Tensor], torch.Tensor], dict[str, Any]]:
@@ -106,13 +116,6 @@ def load_any_model(path: str | Path, device: torch.device) -> tuple[Callable[[to
         onnx_model = OnnxModel(path, device)
         return onnx_model, {**onnx_model.meta, "kind": "onnx"}
     if is_torchscript(path):
-        extra = {f"{META_KEY}.json": ""}
-        try:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=JIT_DEPRECATED, category=FutureWarning)
-                scripted = torch.jit.load(str(path), map_location=device, _extra_files=extra)
-        except Exception as err:  # noqa: BLE001 - torch.jit raises RuntimeError and friends
-            raise FastStyleError(f"model={path}: not a loadable TorchScript model ({str(err).splitlines()[0]})") from err
-        return scripted.eval(), {**json.loads(extra[f"{META_KEY}.json"] or "{}"), "kind": "torchscript"}
+        return load_torchscript(path, device)
     net, meta = load_model(path)
     return net.to(device), {**_describe(meta), "kind": "fast_style"}

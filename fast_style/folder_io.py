@@ -23,9 +23,11 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from fast_style.atomic import remove_leftovers
 from fast_style.errors import FastStyleError
 from fast_style.image_io import IMAGE_EXTENSIONS, find_images, fit_long_side, read_photo, save_image, tensor_to_pil
 from fast_style.inference import Stylizer
+from fast_style.settings import flag, whole
 
 FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp"}
 # Pillow's own default (Image.MAX_IMAGE_PIXELS): a quarter gigabyte of 24-bit pixels.
@@ -54,7 +56,8 @@ def plan_jobs(input: str | Path, output: str | Path, format: str | None = None, 
     The output mirrors the input's relative paths and names (suffix from ``format`` if given). A folder
     ``output`` inside ``input`` is not read as input. Refused before anything is written: an output that
     would replace an input, and two inputs that would write the same output."""
-    root, out_root = Path(input).expanduser(), Path(output).expanduser()
+    overwrite = flag("overwrite", overwrite)
+    root, out_root = Path(str(input)).expanduser(), Path(str(output)).expanduser()
     suffix = None
     if format is not None:
         if str(format).lower() not in FORMATS:
@@ -85,6 +88,7 @@ def plan_jobs(input: str | Path, output: str | Path, format: str | None = None, 
             raise FastStyleError(f"{seen[target]} and {job.source} would both be written to {job.target}; "
                                  "set format= to keep formats apart or rename one of them")
         seen[target] = job.source
+    remove_leftovers(job.target for job in jobs)  # hidden half-written files of a killed run
     todo = [job for job in jobs if overwrite or not job.target.exists()]
     return todo, len(jobs) - len(todo)
 
@@ -156,12 +160,12 @@ def stylize_folder(stylizer: Stylizer, jobs: Sequence[Job], batch_size: int = 8,
                    max_size: int | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS, quality: int = 95,
                    progress: bool = True) -> Summary:
     """Stylise every job's source into its target; undecodable files get one line on stderr and are counted."""
-    if batch_size < 1:
-        raise FastStyleError(f"batch_size={batch_size}: use 1 or more")
-    if not 1 <= quality <= 100:
-        raise FastStyleError(f"quality={quality}: use 1..100 (JPEG/WebP quality; 95 is visually lossless)")
-    if max_size is not None and max_size < 8:
-        raise FastStyleError(f"max_size={max_size}: use null (keep sizes) or a long side of at least 8 px")
+    whole("batch_size", batch_size, 1)
+    whole("quality", quality, 1, 100, hint="JPEG/WebP quality; 95 is visually lossless")
+    whole("max_size", max_size, 8, optional=True, hint="null keeps sizes, else the long side in px")
+    whole("max_pixels", max_pixels, 1, optional=True, hint="null turns the decompression-bomb check off")
+    whole("num_workers", num_workers, 0, hint="0 decodes in this process")
+    progress = flag("progress", progress)
     dataset = PhotoFiles([job.source for job in jobs], max_size, max_pixels)
     loader = DataLoader(dataset, batch_sampler=size_batches(dataset, batch_size), num_workers=num_workers,
                         collate_fn=_as_list, pin_memory=stylizer.device.type == "cuda")

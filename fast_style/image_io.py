@@ -6,6 +6,8 @@ Every entry point (training data, inference, optimisation, validation) reads pho
 
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +24,29 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", "
 
 
 def find_images(root: str | Path) -> list[Path]:
-    """All image files under ``root`` (recursive, sorted) or ``[root]`` for a single file."""
+    """All image files under ``root`` (recursive, sorted) or ``[root]`` for a single file. Linked folders
+    are followed; a link back to a folder already searched (a loop) is skipped with a warning."""
     root = Path(root)
     if root.is_file():
         return [root]
     if not root.is_dir():
         raise FastStyleError(f"{root} does not exist; give a folder of images or an image file")
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    found, searched = [], set()
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in searched:
+            warnings.warn(f"not searching {folder} again: it links to {real}, already searched", stacklevel=2)
+            subfolders.clear()
+            continue
+        searched.add(real)
+        found += [Path(folder, name) for name in names if Path(name).suffix.lower() in IMAGE_EXTENSIONS]
+    return sorted(p for p in found if p.is_file())
+
+
+def warn_if_animated(image: Image.Image, path: str | Path) -> None:
+    """Only the first frame of an animated GIF/WebP/PNG is used; say so, naming the file."""
+    if getattr(image, "n_frames", 1) > 1:
+        warnings.warn(f"{path} is animated ({image.n_frames} frames); only its first frame is used", stacklevel=3)
 
 
 def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
@@ -51,6 +69,7 @@ def load_image(path: str | Path) -> Image.Image:
     """Decode ``path`` fully to RGB, honouring EXIF orientation. Raises ``OSError`` for unreadable files
     and ``PIL.Image.DecompressionBombError`` for images larger than ``Image.MAX_IMAGE_PIXELS`` allows."""
     with Image.open(path) as image:
+        warn_if_animated(image, path)
         image.load()
         image = ImageOps.exif_transpose(image)
         return to_rgb(image)

@@ -13,6 +13,7 @@ from torch import nn
 
 from fast_style.devices import free_memory, native_bf16, use_channels_last
 from fast_style.errors import FastStyleError
+from fast_style.settings import flag, real
 from fast_style.tiling import ALIGN, check_tile, shrink, stylize_tiled, with_shared_norm_stats
 from fast_style.transformer import TransformerNet
 
@@ -112,9 +113,9 @@ class Stylizer:
     def __init__(self, model: Model, device: torch.device, precision: torch.dtype = torch.float32,
                  tile: int | str | None = "auto", overlap: int = 256, strength: float = 1.0,
                  preserve_color: bool = False, memory: int | None = None) -> None:
-        if not 0 <= strength <= 1:
-            raise FastStyleError(f"strength={strength}: use a value from 0 (the photo) to 1 (fully stylised)")
-        if overlap % ALIGN or overlap < 0:
+        strength = real("strength", strength, 0, 1, hint="0 gives the photo, 1 the full stylisation")
+        preserve_color = flag("preserve_color", preserve_color)
+        if not isinstance(overlap, int) or isinstance(overlap, bool) or overlap % ALIGN or overlap < 0:
             raise FastStyleError(f"tile_overlap={overlap}: use a non-negative multiple of {ALIGN} (e.g. 256)")
         if tile != "auto" and tile is not None:
             if isinstance(tile, bool) or not isinstance(tile, int) or tile % ALIGN or tile <= overlap:

@@ -13,6 +13,7 @@ from torchvision.utils import make_grid
 
 from fast_style.image_io import save_image
 from fast_style.losses import PerceptualLoss
+from fast_style.settings import whole
 
 
 class StyleTransferModule(pl.LightningModule):
@@ -27,8 +28,8 @@ class StyleTransferModule(pl.LightningModule):
         self.transformer = transformer
         self.criterion = criterion
         self.optimizer_factory = optimizer
-        self.warmup_steps = warmup_steps
-        self.preview_every = preview_every
+        self.warmup_steps = whole("module.warmup_steps", warmup_steps, 0)
+        self.preview_every = whole("module.preview_every", preview_every, 0, hint="0: first and last step only")
         self.meta = meta or {}
         self.preview_dir = Path(preview_dir) if preview_dir else None
 

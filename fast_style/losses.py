@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fast_style.errors import FastStyleError
+from fast_style.settings import real, weights
 from fast_style.vgg import VGGFeatures, load_vgg
 
 
@@ -72,8 +74,17 @@ class PerceptualLoss(nn.Module):
         self.taps = tuple(dict.fromkeys([*self.content_layers, *self.style_layers]))
         self.has_style = False
 
+    def check_side(self, what: str, *sides: int, hint: str = "") -> None:
+        """Refuse an image (named by ``what``) with a side too small for the deepest VGG layer used."""
+        if min(sides) < self.vgg.min_side:
+            size = "x".join(map(str, sides))
+            raise FastStyleError(f"{what}: {size} px is too small; the loss's VGG layers ({self.vgg.names[-1]}) "
+                                 f"need at least {self.vgg.min_side} px on each side" + (f"; {hint}" if hint else ""))
+
     def set_style(self, style_image: torch.Tensor) -> None:
         """Compute the Gram targets of ``style_image`` ``[1, 3, H, W]`` in [0, 1] and their magnitudes."""
+        self.check_side("the style image", *style_image.shape[-2:],
+                        hint="raise style.size or give a larger painting")
         with torch.no_grad():
             feats = self.vgg(style_image, tuple(self.style_layers))
         for name in self.style_layers:
@@ -120,10 +131,11 @@ def build_loss(cfg: Mapping[str, Any], style_image: torch.Tensor, assets_dir: st
     """Build the loss from a ``loss`` config (arch, weights, layers, loss weights) and a style image.
 
     Returns the loss and the description of the VGG weights it loaded."""
-    content_layers = dict(cfg["content_layers"])
-    style_layers = dict(cfg["style_layers"])
+    content_layers = weights("loss.content_layers", cfg["content_layers"])
+    style_layers = weights("loss.style_layers", cfg["style_layers"])
+    scales = [real(f"loss.{name}", cfg[name], low=0) for name in ("content_weight", "style_weight", "tv_weight",
+                                                                 "range_weight")]
     vgg, vgg_info = load_vgg(cfg["arch"], cfg["weights"], [*content_layers, *style_layers], assets_dir)
-    loss = PerceptualLoss(vgg, content_layers, style_layers, float(cfg["content_weight"]),
-                          float(cfg["style_weight"]), float(cfg["tv_weight"]), float(cfg.get("range_weight", 0.0)))
+    loss = PerceptualLoss(vgg, content_layers, style_layers, *scales)
     loss.set_style(style_image.unsqueeze(0) if style_image.dim() == 3 else style_image)
     return loss, vgg_info

@@ -7,6 +7,7 @@ and never runs code. Lightning checkpoints written by training carry the same me
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from torch import nn
 from fast_style.assets import cache_dir, file_sha256
 from fast_style.atomic import atomic_write
 from fast_style.config import group_config
-from fast_style.errors import FastStyleError
+from fast_style.errors import FastStyleError, load_failure
 from fast_style.losses import PerceptualLoss, build_loss
 from fast_style.style import load_style, style_path
 from fast_style.transformer import TransformerNet
@@ -38,16 +39,28 @@ def export_model(path: str | Path, transformer: nn.Module, meta: dict[str, Any])
     return path
 
 
+def is_torchscript(path: Path) -> bool:
+    """TorchScript archives hold ``code/``; ``torch.save`` files (our .pt, .ckpt) do not."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any("/code/" in name for name in archive.namelist())
+
+
 def read_model_file(path: str | Path) -> dict[str, Any]:
     """Load an exported ``.pt`` or a training ``.ckpt`` safely and return the exported-file layout."""
     path = Path(path)
     if not path.is_file():
         raise FastStyleError(f"model={path}: file not found; give an exported .pt or a training .ckpt")
+    if path.suffix.lower() == ".onnx" or is_torchscript(path):
+        kind = "an ONNX" if path.suffix.lower() == ".onnx" else "a TorchScript"
+        raise FastStyleError(f"model={path}: {kind} export (scripts/export.py), which only infer.py runs; give "
+                             "the exported .pt or the training .ckpt it was made from")
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - unpickling refused or not a torch file at all
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise FastStyleError(f"model={path}: refused, not a fast_style model file that loads safely ({reason})") from err
+        raise FastStyleError(f"model={path}: refused, not a fast_style model file that loads safely "
+                             f"({load_failure(err)})") from err
     if isinstance(raw, dict) and isinstance(raw.get("fast_style"), dict) and "state_dict" in raw:
         prefix = "transformer."
         state = {k[len(prefix):]: v for k, v in raw["state_dict"].items() if k.startswith(prefix)}

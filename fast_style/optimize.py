@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from fast_style.errors import FastStyleError
+from fast_style.settings import one_of, real, whole
 
 if TYPE_CHECKING:  # only annotated here; importing the loss would pull in torchvision for `import fast_style`
     from fast_style.losses import PerceptualLoss
@@ -51,15 +52,14 @@ class OptimResult:
     total_seconds: float = 0.0                            # including the evaluation of the last iterate
 
 
-def check_settings(method: str, init: str, steps: int, scales: Sequence[float]) -> None:
+def check_settings(method: str, init: str, steps: int, scales: Sequence[float], lr: float | None = None) -> None:
     """Refuse bad settings before any work is done, naming the setting."""
-    if method not in METHODS:
-        raise FastStyleError(f"optim.method={method!r} is not supported; use one of {list(METHODS)}")
-    if init not in INITS:
-        raise FastStyleError(f"optim.init={init!r} is not supported; use one of {list(INITS)}")
-    if steps < 1:
-        raise FastStyleError(f"optim.steps={steps}: need at least 1 iteration")
-    if not scales or any(not 0 < s <= 1 for s in scales) or list(scales) != sorted(scales) or scales[-1] != 1:
+    one_of("optim.method", method, METHODS)
+    one_of("optim.init", init, INITS)
+    whole("optim.steps", steps, 1, hint="the number of iterations")
+    real("optim.lr", lr, above=0, optional=True, hint="null picks the method's default")
+    if (not scales or any(isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 < s <= 1 for s in scales)
+            or list(scales) != sorted(scales) or scales[-1] != 1):
         raise FastStyleError(f"scales={list(scales)}: give increasing factors in (0, 1] that end with 1, "
                              "e.g. [0.25, 0.5, 1.0]")
 
@@ -85,7 +85,7 @@ def optimize(criterion: PerceptualLoss, content: torch.Tensor, steps: int, metho
     Runs ``steps`` iterations at each scale (coarse to fine; each result, upsampled, starts the next
     scale). ``callback`` sees every iterate (loss terms, elapsed time, image), e.g. for progress display.
     """
-    check_settings(method, init, steps, scales)
+    check_settings(method, init, steps, scales, lr)
     lr = DEFAULT_LR[method] if lr is None else float(lr)
     content = content.detach()
     if init == "content":

@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
 
 from fast_style.assets import Asset, file_sha256, resolve
 from fast_style.errors import FastStyleError
 from fast_style.image_io import read_tensor
+from fast_style.settings import whole
 
 
 def style_path(style: Mapping[str, Any], assets_dir: str | Path | None = None) -> Path:
@@ -25,10 +27,12 @@ def style_path(style: Mapping[str, Any], assets_dir: str | Path | None = None) -
 
 def load_style(style: Mapping[str, Any], assets_dir: str | Path | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
     """The style image as ``[1, 3, H, W]`` (long side ``style.size``) and what identifies it."""
+    size = whole("style.size", style.get("size"), 1, optional=True,
+                 hint="the long side of the painting in px when its style is measured, e.g. 512")
     path = style_path(style, assets_dir)
     try:
-        image = read_tensor(path, max_size=style.get("size"))
-    except OSError as err:
+        image = read_tensor(path, max_size=size)
+    except (OSError, ValueError, Image.DecompressionBombError) as err:
         raise FastStyleError(f"style image {path} cannot be read ({err}); give a JPEG or PNG painting") from err
-    info = {"name": str(style["name"]), "file": path.name, "sha256": file_sha256(path), "size": style.get("size")}
+    info = {"name": str(style["name"]), "file": path.name, "sha256": file_sha256(path), "size": size}
     return image.unsqueeze(0), info

@@ -23,6 +23,7 @@ from torch import nn
 from fast_style.devices import native_bf16, use_channels_last
 from fast_style.errors import FastStyleError
 from fast_style.losses import PerceptualLoss
+from fast_style.settings import flag
 
 TRAIN_PRECISIONS = ("auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
 
@@ -67,6 +68,14 @@ def set_backends(cudnn_benchmark: bool) -> None:
         torch.backends.cudnn.allow_tf32 = True
 
 
+def check_perf(perf: Mapping[str, Any]) -> None:
+    """The ``perf`` settings as typed, refused before any work if one is not a choice it offers."""
+    loss_dtype(perf["loss_precision"], "cpu")
+    use_channels_last(perf["channels_last"], "cpu", False)
+    flag("perf.compile", perf["compile"])
+    flag("perf.cudnn_benchmark", perf["cudnn_benchmark"])
+
+
 def apply_to_training(transformer: nn.Module, criterion: PerceptualLoss, device_type: str, precision: str,
                       perf: dict[str, Any]) -> dict[str, Any]:
     """Apply ``perf`` settings (configs/perf) to the training pair in place; return what was chosen.
@@ -93,6 +102,7 @@ class FastPath(pl.Callback):
     """Applies ``perf`` settings (configs/perf) once the trainer knows its device; each DDP rank does."""
 
     def __init__(self, perf: Mapping[str, Any]) -> None:
+        check_perf(perf)
         self.perf = dict(perf)
         self.chosen: dict[str, Any] = {}
 

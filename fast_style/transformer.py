@@ -21,6 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fast_style.errors import FastStyleError
+from fast_style.settings import whole
+
 
 class ConvLayer(nn.Sequential):
     """Reflection padding + convolution (no zero borders that show up as dark frames)."""
@@ -58,7 +61,10 @@ class TransformerNet(nn.Module):
 
     def __init__(self, channels: Sequence[int] = (32, 64, 128), num_res_blocks: int = 5) -> None:
         super().__init__()
-        c1, c2, c3 = channels
+        if not isinstance(channels, Sequence) or len(channels) != 3:
+            raise FastStyleError(f"model.channels={channels}: give the three widths, e.g. [32, 64, 128]")
+        c1, c2, c3 = (whole(f"model.channels[{i}]", c, 1) for i, c in enumerate(channels))
+        num_res_blocks = whole("model.num_res_blocks", num_res_blocks, 0)
         self.net = nn.Sequential(
             ConvNormReLU(3, c1, 9),
             ConvNormReLU(c1, c2, 3, stride=2),

@@ -29,6 +29,7 @@ from fast_style.losses import PerceptualLoss
 from fast_style.model_io import load_model, loss_for_model
 from fast_style.optimize import Iterate, check_settings, optimize
 from fast_style.quality import blown_out_share, contact_sheet, crushed_share, fit_height
+from fast_style.settings import whole
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ def report_markdown(report: Mapping[str, Any]) -> str:
                      f"{r['network_seconds']:.4f} | {_fmt(r['optimisation_seconds_to_match'], '.3f')} | "
                      f"{r['optimisation_losses'][-1]:.4g} |")
     if report["skipped"]:
-        lines += ["", "Skipped (unreadable): " + ", ".join(report["skipped"])]
+        lines += ["", "Skipped (unreadable or too small): " + ", ".join(report["skipped"])]
     lines += ["", "Blown out: luminance >= 0.95 in the output but not in the photo; crushed: <= 0.05 in the output "
               "but not in the photo.", "",
               "`contact_sheet.png`: every photo (left) beside the network's output and L-BFGS's at the end. "
@@ -179,12 +180,13 @@ def validate(model: str | Path, inputs: str | Path, output: str | Path, image_si
     """Compare the network in ``model`` with L-BFGS on every photo in ``inputs``; write the report to
     ``output`` (report.json and report.md, rewritten after each photo, side_by_side/*.png and
     contact_sheet.png). ``image_size``: the long side photos are shrunk to; None keeps their own size."""
-    if image_size is not None and image_size < 16:
-        raise FastStyleError(f"image_size={image_size}: give at least 16 px (VGG pools the image 3 times), "
-                             "or null for each photo's own size")
-    check_settings("lbfgs", "content", steps, (1.0,))
+    whole("image_size", image_size, 16, optional=True,
+          hint="VGG pools the image 3 times or more; null evaluates each photo at its own size")
+    check_settings("lbfgs", "content", steps, (1.0,), lr)
     device = torch.device(device)
     transformer, meta = load_model(model)
+    if not Path(inputs).exists():
+        raise FastStyleError(f"input={inputs}: not found; give a folder of photos or one photo")
     files = find_images(inputs)
     if not files:
         raise FastStyleError(f"input={inputs}: no images found (jpg, png, webp, bmp, tif, searched recursively)")
@@ -203,6 +205,12 @@ def validate(model: str | Path, inputs: str | Path, output: str | Path, image_si
             photo = read_tensor(path, max_size=image_size).unsqueeze(0).to(device)
         except (OSError, ValueError, Image.DecompressionBombError) as err:
             log.warning("skipping unreadable image %s (%s)", path, err)
+            report["skipped"].append(name)
+            continue
+        try:
+            criterion.check_side(str(path), *photo.shape[-2:])
+        except FastStyleError as err:
+            log.warning("skipping %s", err)
             report["skipped"].append(name)
             continue
         if not report["images"]:

@@ -13,7 +13,7 @@ from torch import nn
 from torchvision import models
 
 from fast_style.assets import Asset, file_sha256, resolve
-from fast_style.errors import FastStyleError
+from fast_style.errors import FastStyleError, load_failure
 
 ARCHS = {"vgg16": models.vgg16, "vgg19": models.vgg19}
 IMAGENET_WEIGHTS = {"vgg16": models.VGG16_Weights.IMAGENET1K_V1, "vgg19": models.VGG19_Weights.IMAGENET1K_V1}
@@ -61,6 +61,9 @@ class VGGFeatures(nn.Module):
         # None: follow the caller's autocast. A 16-bit dtype runs the trunk under autocast in it whatever
         # the caller does (the fast path on CPUs whose bfloat16 is faster here but not in the transformer).
         self.compute_dtype: torch.dtype | None = None
+        # Each 2x2 pooling halves the image; one that meets a 1-px side fails. The smallest side that
+        # still gives the deepest tap at least 1 px is 2 ** (poolings before it).
+        self.min_side = 2 ** sum(isinstance(m, nn.MaxPool2d) for m in self.layers)
 
     def train(self, mode: bool = True) -> "VGGFeatures":
         """Stay in eval mode whatever the parent does: the trunk is a fixed measuring instrument."""
@@ -130,7 +133,7 @@ def load_vgg(arch: str, weights: str, taps: list[str] | tuple[str, ...], assets_
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling failure means "not a state dict"
-        raise FastStyleError(f"loss.weights: cannot read {path} as a state dict ({type(err).__name__}: {err})") from err
+        raise FastStyleError(f"loss.weights: cannot read {path} as a state dict ({load_failure(err)})") from err
     trunk = _trunk_state_dict(raw, str(path))
     try:
         vgg = VGGFeatures(arch, taps, trunk)

@@ -7,16 +7,19 @@ absolute difference is printed, and an export that disagrees by more than ``TOLE
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
 import torch
 from omegaconf import DictConfig
 
+from fast_style.atomic import atomic_write
 from fast_style.config import run_or_exit, store_config
 from fast_style.errors import FastStyleError
-from fast_style.export import STANDALONE_FORMATS, export_onnx, export_torchscript, load_any_model
+from fast_style.export import MIN_SIDE, STANDALONE_FORMATS, OnnxModel, export_onnx, export_torchscript, load_torchscript
 from fast_style.model_io import load_model
+from fast_style.settings import one_of, whole
 
 SUFFIXES = {"torchscript": ".torchscript.pt", "onnx": ".onnx"}
 TOLERANCE = 1e-3  # outputs are in [0, 1]; float32 round-off is ~1e-6
@@ -24,23 +27,27 @@ TOLERANCE = 1e-3  # outputs are in [0, 1]; float32 round-off is ~1e-6
 
 def export(cfg: DictConfig) -> tuple[Path, float]:
     """Export, reload and compare; returns (file, max abs difference)."""
-    fmt = str(cfg.format).lower()
-    if fmt not in STANDALONE_FORMATS:
-        raise FastStyleError(f"format={cfg.format}: use {' or '.join(STANDALONE_FORMATS)}")
+    fmt = one_of("format", str(cfg.format).lower(), STANDALONE_FORMATS)
+    check_size = cfg.check_size
+    if not isinstance(check_size, Sequence) or len(check_size) != 2:
+        raise FastStyleError(f"check_size={check_size}: give [height, width], e.g. [96, 128]")
+    check_size = [whole(f"check_size[{i}]", side, MIN_SIDE, 4096) for i, side in enumerate(check_size)]
     model_path = Path(cfg.model).expanduser()
     net, meta = load_model(model_path)
     output = Path(cfg.output).expanduser() if cfg.output else model_path.with_name(model_path.stem + SUFFIXES[fmt])
     if output.resolve() == model_path.resolve():
         raise FastStyleError(f"output={output} is the model file itself; choose another name")
-    (export_onnx if fmt == "onnx" else export_torchscript)(net, meta, output)
-    image = torch.rand(1, 3, *cfg.check_size, generator=torch.Generator().manual_seed(0))
-    standalone, _ = load_any_model(output, torch.device("cpu"))
-    with torch.inference_mode():
-        difference = (standalone(image) - net(image)).abs().max().item()
-    if not difference <= TOLERANCE:
-        output.unlink()
-        raise FastStyleError(f"{output}: the {fmt} export differs from PyTorch by {difference:.2e} "
-                             f"(> {TOLERANCE}); file removed, please report this")
+    image = torch.rand(1, 3, *check_size, generator=torch.Generator().manual_seed(0))
+    # Written and checked under a temporary name: only a file that passed the check takes the output's name.
+    with atomic_write(output) as tmp:
+        (export_onnx if fmt == "onnx" else export_torchscript)(net, meta, tmp)
+        cpu = torch.device("cpu")
+        standalone = OnnxModel(tmp, cpu) if fmt == "onnx" else load_torchscript(tmp, cpu)[0]
+        with torch.inference_mode():
+            difference = (standalone(image) - net(image)).abs().max().item()
+        if not difference <= TOLERANCE:
+            raise FastStyleError(f"{output}: the {fmt} export differs from PyTorch by {difference:.2e} "
+                                 f"(> {TOLERANCE}); nothing written, please report this")
     return output, difference
 
 

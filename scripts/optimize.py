@@ -20,6 +20,7 @@ from fast_style.errors import FastStyleError
 from fast_style.image_io import read_tensor, save_image
 from fast_style.losses import build_loss
 from fast_style.optimize import Iterate, check_settings, optimize
+from fast_style.settings import whole
 from fast_style.style import load_style
 
 
@@ -27,19 +28,28 @@ def run(cfg: DictConfig) -> Path:
     """Check the settings, optimise, write the image; return its path."""
     if not cfg.content:
         raise FastStyleError("content=PATH is required: the photo to stylise")
-    output = Path(cfg.output)
+    output = Path(str(cfg.output)).expanduser()
     if output.suffix.lower() not in Image.registered_extensions():
         raise FastStyleError(f"output={output}: unknown image extension {output.suffix!r}; use .png, .jpg or .webp")
-    scales = [float(s) for s in cfg.scales]
-    check_settings(cfg.optim.method, cfg.optim.init, cfg.optim.steps, scales)
-    device = choose_device(cfg.device)
+    if output.resolve() == Path(str(cfg.content)).expanduser().resolve():
+        raise FastStyleError(f"output={output} is the content photo itself and would overwrite it; choose another output")
+    scales = list(cfg.scales)
+    check_settings(cfg.optim.method, cfg.optim.init, cfg.optim.steps, scales, cfg.optim.lr)
+    image_size = whole("image_size", cfg.image_size, 1, hint="the long side in px, e.g. 512")
+    log_every = whole("log_every", cfg.log_every, 1)
+    seed = whole("seed", cfg.seed)
+    device = choose_device(str(cfg.device))
     try:
-        content = read_tensor(cfg.content, max_size=cfg.image_size).unsqueeze(0).to(device)
+        content = read_tensor(cfg.content, max_size=image_size).unsqueeze(0).to(device)
     except (OSError, ValueError, Image.DecompressionBombError) as err:
         raise FastStyleError(f"content={cfg.content}: cannot read the image ({err})") from err
 
     style_image, style_info = load_style(cfg.style, cfg.assets_dir)
     criterion, vgg_info = build_loss(cfg.loss, style_image, cfg.assets_dir)
+    height, width = content.shape[-2:]
+    coarsest = [max(1, round(side * scales[0])) for side in (height, width)]
+    criterion.check_side(f"content={cfg.content} at image_size={image_size}, scale {scales[0]:g}", *coarsest,
+                         hint="give a larger photo, a larger image_size or a larger first scale")
     criterion.to(device)
     print(f"style: {style_info['name']} ({style_info['file']}, sha256 {style_info['sha256'][:12]})")
     print(f"VGG weights: {vgg_info['arch']} from {vgg_info['source']} (sha256 {vgg_info['sha256'][:12]})")
@@ -52,14 +62,14 @@ def run(cfg: DictConfig) -> Path:
     def progress(it: Iterate) -> None:
         for name, value in it.terms.items():
             writer.add_scalar(f"loss/{name}", value, it.index)
-        if it.index % cfg.log_every == 0 or it.index == total:
+        if it.index % log_every == 0 or it.index == total:
             terms = ", ".join(f"{k} {v:.4g}" for k, v in it.terms.items() if k != "total")
             print(f"[{it.index:>{len(str(total))}}/{total}] loss {it.terms['total']:.4g} ({terms}) "
                   f"scale {it.scale:g}, {it.seconds:.1f} s", flush=True)
 
     try:
         result = optimize(criterion, content, cfg.optim.steps, cfg.optim.method, cfg.optim.lr, cfg.optim.init,
-                          scales, cfg.seed, callback=progress)
+                          scales, seed, callback=progress)
         writer.add_image("result", result.image[0].cpu(), total)
     finally:
         writer.close()

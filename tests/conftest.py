@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -21,6 +23,14 @@ def run_script(script: str, *overrides: str, env: dict[str, str] | None = None, 
     full_env = {**os.environ, "FAST_STYLE_ASSETS": str(ASSETS), "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run([sys.executable, str(REPO / "scripts" / script), *overrides], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def load_script(script: str) -> ModuleType:
+    """``scripts/<script>`` imported as a module, so its functions can be called in-process."""
+    spec = importlib.util.spec_from_file_location(f"script_{Path(script).stem}", REPO / "scripts" / script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def tiny_train_overrides(run_dir: Path, steps: int = 4) -> list[str]:

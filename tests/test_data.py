@@ -114,3 +114,57 @@ def test_missing_or_empty_folder_is_a_clear_error(tmp_path: Path, make: str) -> 
     with pytest.raises(FastStyleError, match="data.root=.*photos") as info:
         PhotoDataModule(str(root), num_workers=0).setup("fit")
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("setting", "value", "message"), [
+    ("image_size", 0, r"data\.image_size=0: use a whole number from 1 to 4096"),
+    ("image_size", 100_000, r"data\.image_size=100000: use a whole number from 1 to 4096"),
+    ("batch_size", 0, r"data\.batch_size=0: use a whole number from 1"),
+    ("num_workers", -1, r"data\.num_workers=-1: use a whole number from 0"),
+    ("num_previews", -1, r"data\.num_previews=-1: use a whole number from 0"),
+    ("batch_size", "abc", r"data\.batch_size=abc: use a whole number"),
+])
+def test_bad_data_settings_are_named(photo_folder: Path, setting: str, value: object, message: str) -> None:
+    with pytest.raises(FastStyleError, match=message):
+        PhotoDataModule(str(photo_folder), **{"num_workers": 0, setting: value})
+
+
+def test_broken_photos_among_the_previews_are_skipped(photo_folder: Path, caplog) -> None:
+    """notes.jpg sorts among the first 7 photos: it is skipped, the next readable one is held back."""
+    for name in ("z1.png", "z2.png"):
+        Image.fromarray(gradient().astype(np.uint8), "RGB").save(photo_folder / name)
+    files = find_images(photo_folder)
+    dm = PhotoDataModule(str(photo_folder), image_size=16, batch_size=2, num_workers=0, num_previews=7)
+    dm.setup("fit")
+    broken = {photo_folder / "truncated.jpg", photo_folder / "notes.jpg"}
+    assert broken & set(files[:7]) and not broken & set(dm.preview_files)
+    assert len(dm.preview_files) == 7 and dm.preview_batch().shape == (7, 3, 16, 16)
+    assert "notes.jpg" in caplog.text and {photo_folder / "z1.png", photo_folder / "z2.png"} <= set(dm.train_set.files)
+
+
+def test_all_broken_training_photos_are_one_clean_error(tmp_path: Path) -> None:
+    for i in range(4):
+        (tmp_path / f"broken{i}.jpg").write_text("not a photo")
+    dm = PhotoDataModule(str(tmp_path), image_size=16, batch_size=2, num_workers=2, num_previews=0)
+    with pytest.raises(FastStyleError, match=r"none of the 4 training images can be decoded") as info:
+        dm.setup("fit")
+    assert "\n" not in str(info.value) and "Traceback" not in str(info.value)
+
+
+def test_linked_sub_folders_are_followed_and_loops_skipped(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    Image.fromarray(gradient().astype(np.uint8), "RGB").save(tmp_path / "elsewhere" / "linked.png")
+    root = tmp_path / "photos"
+    root.mkdir()
+    (root / "sub").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "elsewhere" / "loop").symlink_to(root)
+    with pytest.warns(UserWarning, match="not searching .*loop again"):
+        assert find_images(root) == [root / "sub" / "linked.png"]
+
+
+def test_animated_gif_warns_that_only_its_first_frame_is_used(tmp_path: Path) -> None:
+    frames = [Image.new("RGB", (16, 16), color) for color in ("red", "blue", "green")]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    with pytest.warns(UserWarning, match=r"anim\.gif is animated \(3 frames\); only its first frame is used"):
+        image = read_photo(tmp_path / "anim.gif")
+    assert image[0, 0, 0] > 200 and image[2, 0, 0] < 50  # red: the first frame

@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 
-from conftest import run_script
+from conftest import load_script, run_script
+from fast_style.errors import FastStyleError
 from fast_style.export import load_any_model
 from fast_style.inference import Stylizer
 from fast_style.model_io import load_model
@@ -81,5 +83,36 @@ def test_infer_runs_standalone_models_with_tiling_and_metadata(exports: dict[str
 def test_export_refuses_unknown_format(tmp_path: Path, styled_model: Path) -> None:
     result = run_script("export.py", f"model={styled_model}", "format=tflite", f"output={tmp_path / 'm.tflite'}")
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == "error: format=tflite: use torchscript or onnx"
+    assert result.stderr.strip().splitlines()[-1] == "error: format=tflite: use one of torchscript, onnx"
     assert not (tmp_path / "m.tflite").exists()
+
+
+def test_failed_check_or_unwritable_folder_leaves_no_file(tmp_path: Path, styled_model: Path, monkeypatch) -> None:
+    script = load_script("export.py")
+    monkeypatch.setattr(script, "TOLERANCE", -1.0)  # no export can pass: the check fails after writing
+    output = tmp_path / "m.pt"  # TorchScript: the same check as ONNX's, at a fraction of the export time
+    cfg = OmegaConf.create({"model": str(styled_model), "format": "torchscript", "output": str(output),
+                            "check_size": [16, 16]})
+    with pytest.raises(FastStyleError, match=r"m\.pt: the torchscript export differs from PyTorch .* nothing written"):
+        script.export(cfg)
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "a_file").write_text("")
+    cfg.output = str(tmp_path / "a_file" / "m.pt")
+    with pytest.raises(FastStyleError, match=r"cannot write .*a_file/m\.pt: .*; choose a folder you can write to"):
+        script.export(cfg)
+    cfg.output, cfg.check_size = str(output), [4, 4]
+    with pytest.raises(FastStyleError, match=r"check_size\[0\]=4: use a whole number from 8"):
+        script.export(cfg)
+
+
+def test_standalone_exports_are_named_as_such_where_only_our_files_work(exports: dict[str, Path]) -> None:
+    for fmt, kind in (("torchscript", "a TorchScript"), ("onnx", "an ONNX")):
+        with pytest.raises(FastStyleError, match=rf"model=.*: {kind} export \(scripts/export\.py\), which only infer"):
+            load_model(exports[fmt])
+
+
+def test_onnx_model_stylises_images_under_8_px(exports: dict[str, Path], styled_model: Path) -> None:
+    model, _ = load_any_model(exports["onnx"], CPU)
+    x = torch.rand(2, 3, 5, 3, generator=torch.Generator().manual_seed(3))
+    reference = load_model(styled_model)[0](x)
+    assert (model(x) - reference).abs().max() < 1e-4

@@ -305,3 +305,30 @@ def test_bad_device_and_precision_are_named(tmp_path: Path, styled: torch.nn.Mod
         stylize_folder(Stylizer(styled, CPU), jobs, quality=0, progress=False)
     with pytest.raises(FastStyleError, match="input="):
         plan_jobs(tmp_path / "nothing-here", tmp_path / "out")
+
+
+def test_infer_settings_typed_wrong_are_named(tmp_path: Path, styled: torch.nn.Module) -> None:
+    photo(16, 16).save(tmp_path / "p.png")
+    with pytest.raises(FastStyleError, match=r"^overwrite=maybe: use true or false$"):
+        plan_jobs(tmp_path / "p.png", tmp_path / "out", overwrite="maybe")
+    jobs, _ = plan_jobs(tmp_path / "p.png", tmp_path / "out")
+    for kwargs, message in (({"num_workers": -1}, r"num_workers=-1: use a whole number from 0"),
+                            ({"batch_size": "abc"}, r"batch_size=abc: use a whole number from 1"),
+                            ({"max_pixels": 0}, r"max_pixels=0: use a whole number from 1 \(or null\)"),
+                            ({"progress": "no"}, r"progress=no: use true or false")):
+        with pytest.raises(FastStyleError, match=message):
+            stylize_folder(Stylizer(styled, CPU), jobs, **{"progress": False, **kwargs})
+    with pytest.raises(FastStyleError, match=r"preserve_color=maybe: use true or false"):
+        Stylizer(styled, CPU, preserve_color="maybe")
+    assert not (tmp_path / "out").exists()
+
+
+def test_rerun_removes_half_written_files_of_a_killed_run(tmp_path: Path) -> None:
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    photo(16, 16).save(tmp_path / "in" / "sub" / "p.png")
+    out = tmp_path / "out" / "sub"
+    out.mkdir(parents=True)
+    (out / ".p.png.k3j_x9a.part").write_bytes(b"half an image")  # what atomic_write leaves when killed
+    (out / ".keep.png.abc.part").write_bytes(b"not ours to delete")  # no job writes keep.png
+    plan_jobs(tmp_path / "in", tmp_path / "out")
+    assert sorted(p.name for p in out.iterdir()) == [".keep.png.abc.part"]

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
-from conftest import COCO, VGG_WEIGHTS, run_script
+from conftest import COCO, VGG_WEIGHTS, load_script, run_script
 from fast_style.config import compose_config
 from fast_style.errors import FastStyleError
 from fast_style.image_io import find_images, read_tensor
@@ -60,8 +61,8 @@ def test_coarse_to_fine_and_noise_init(criterion: PerceptualLoss, photo: torch.T
 
 
 @pytest.mark.parametrize("settings, message", [
-    ({"method": "sgd"}, "optim.method='sgd'"),
-    ({"init": "zeros"}, "optim.init='zeros'"),
+    ({"method": "sgd"}, "optim.method=sgd: use one of lbfgs, adam"),
+    ({"init": "zeros"}, "optim.init=zeros: use one of content, noise"),
     ({"steps": 0}, "optim.steps=0"),
     ({"scales": [1.0, 0.5]}, "scales="),
     ({"scales": [0.5]}, "scales="),
@@ -95,3 +96,23 @@ def test_optimize_script_bad_input(tmp_path: Path, assets: Path, override: str, 
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
     assert not list(tmp_path.glob("o.png")) and not list(tmp_path.glob("out.txt"))
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["output={photo}"], r"output=.*\.jpg is the content photo itself and would overwrite it"),
+    (["image_size=0"], r"^image_size=0: use a whole number from 1"),
+    (["log_every=0"], r"^log_every=0: use a whole number from 1"),
+    (["optim.lr=-1"], r"^optim\.lr=-1: use a number above 0 \(or null\)"),
+    (["content={tiny}"], r"content=.*tiny\.png at image_size=512, scale 1: 1x1 px is too small; .*at least 8 px"),
+    (["content={photo}", "image_size=32", "scales=[0.1,1.0]"], r"scale 0\.1: 2x3 px is too small"),
+])
+def test_optimize_settings_are_refused_before_any_output(tmp_path: Path, assets: Path, overrides: list[str],
+                                                         message: str) -> None:
+    Image.new("RGB", (1, 1)).save(tmp_path / "tiny.png")
+    before = PHOTO.read_bytes()
+    filled = [o.format(photo=PHOTO, tiny=tmp_path / "tiny.png") for o in overrides]
+    cfg = compose_config("optimize", [f"content={PHOTO}", f"output={tmp_path / 'o.png'}", f"loss.weights={VGG_WEIGHTS}",
+                                      f"assets_dir={assets}", *filled])
+    with pytest.raises(FastStyleError, match=message):
+        load_script("optimize.py").run(cfg)
+    assert PHOTO.read_bytes() == before and not (tmp_path / "o.png").exists()

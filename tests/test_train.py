@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -24,16 +25,28 @@ def test_contract_run_leaves_checkpoint_tensorboard_and_export(trained_run: Path
     assert sorted(p.name for p in (trained_run / "previews").glob("*.png"))[0] == "step_000000.png"
 
 
-def test_last_line_names_the_export_and_resume_continues(trained_run: Path, tmp_path: Path) -> None:
-    checkpoint = trained_run / "checkpoints" / "last.ckpt"
-    assert torch.load(checkpoint, weights_only=True)["global_step"] == 4
-    result = run_script("train.py", *tiny_train_overrides(tmp_path, steps=8), f"resume={checkpoint}")
+def test_failed_rerun_keeps_the_progress_and_the_next_rerun_continues(trained_run: Path, tmp_path: Path) -> None:
+    """A rerun with a typo used to write interrupted.ckpt with step-0 weights, which the next rerun then
+    continued from; now it leaves the checkpoints as they were and the next correct rerun continues."""
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    checkpoints = run / "checkpoints"
+    assert torch.load(checkpoints / "last.ckpt", weights_only=True)["global_step"] == 4
+    before = {p.name: p.read_bytes() for p in checkpoints.iterdir()}
+    failed = run_script("train.py", *tiny_train_overrides(run, steps=5), "data.root=/nonexistent/photos")
+    assert failed.returncode == 2
+    assert failed.stderr.strip().splitlines()[-1].startswith("error: data.root=/nonexistent/photos is not a folder")
+    assert {p.name: p.read_bytes() for p in checkpoints.iterdir()} == before
+    first_preview = (run / "previews" / "step_000000.png").stat().st_mtime_ns
+    result = run_script("train.py", *tiny_train_overrides(run, steps=5))
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"VGG weights: vgg16 from {VGG_WEIGHTS}" in result.stdout  # which weights, said at the start
-    assert result.stdout.strip().splitlines()[-1] == f"exported: {tmp_path / 'export' / 'starry_night.pt'}"
-    assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 8
-    previews = sorted(p.name for p in (tmp_path / "previews").glob("*.png"))
-    assert previews[0] == "step_000004.png" and previews[-1] == "step_000008.png"  # continued, not restarted
+    assert f"continuing from {checkpoints / 'last.ckpt'} (step 4)" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == f"exported: {run / 'export' / 'starry_night.pt'}"
+    assert torch.load(checkpoints / "last.ckpt", weights_only=True)["global_step"] == 5
+    assert not (checkpoints / "interrupted.ckpt").exists()
+    assert (run / "previews" / "step_000000.png").stat().st_mtime_ns == first_preview  # continued, not restarted
+    assert (run / "previews" / "step_000005.png").is_file()
 
 
 def test_export_reloads_with_weights_only_and_identical_outputs(trained_run: Path) -> None:

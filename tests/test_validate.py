@@ -158,15 +158,19 @@ def test_model_without_loss_metadata_is_refused(exported_model: Path, tmp_path: 
         loss_for_model(meta, None)
 
 
-@pytest.mark.parametrize("image_size, steps, empty_input, message", [
-    (8, 1, False, "image_size=8: give at least 16 px"),
-    (32, 0, False, "optim.steps=0: need at least 1"),
-    (32, 1, True, "no images found"),
+@pytest.mark.parametrize("image_size, steps, lr, empty_input, message", [
+    (8, 1, None, False, r"image_size=8: use a whole number from 16"),
+    ("big", 1, None, False, r"image_size=big: use a whole number from 16"),
+    (32, 0, None, False, r"optim.steps=0: use a whole number from 1"),
+    (32, 1, 0, False, r"optim.lr=0: use a number above 0 \(or null\)"),
+    (32, 1, None, True, "no images found"),
+    (32, 1, None, None, r"input=.*missing: not found; give a folder of photos"),
 ])
 def test_bad_settings_are_refused_before_any_work(exported_model: Path, tmp_path: Path, image_size: int, steps: int,
-                                                  empty_input: bool, message: str) -> None:
-    inputs = tmp_path / "empty" if empty_input else COCO
-    inputs.mkdir(exist_ok=True)
+                                                  lr: float | None, empty_input: bool | None, message: str) -> None:
+    inputs = {True: tmp_path / "empty", False: COCO, None: tmp_path / "missing"}[empty_input]
+    if empty_input is not None:
+        inputs.mkdir(exist_ok=True)
     with pytest.raises(FastStyleError, match=message):
-        validate(exported_model, inputs, tmp_path / "val", image_size=image_size, steps=steps)
+        validate(exported_model, inputs, tmp_path / "val", image_size=image_size, steps=steps, lr=lr)
     assert not (tmp_path / "val").exists()
