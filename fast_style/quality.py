@@ -12,26 +12,21 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
-from torchvision.transforms.v2.functional import rgb_to_grayscale
 
 from fast_style.image_io import tensor_to_pil
+from fast_style.inference import luminance
 
 BLOWN_OUT = 0.95   # luminance at or above which a pixel reads as flat white
 CRUSHED = 0.05     # luminance at or below which a pixel reads as flat black
 
 
-def luminance(image: torch.Tensor) -> torch.Tensor:
-    """Luma (ITU-R BT.601 weights, as torchvision's grayscale) of ``[..., 3, H, W]`` images in [0, 1]."""
-    return rgb_to_grayscale(image.float().clamp(0, 1))
-
-
 def blown_out_share(output: torch.Tensor, photo: torch.Tensor, threshold: float = BLOWN_OUT) -> float:
-    """Share of pixels that are white (luminance >= ``threshold``) in ``output`` but were not in ``photo``."""
+    """Share of pixels that are white (BT.601 luma >= ``threshold``) in ``output`` but were not in ``photo``."""
     return float(((luminance(output) >= threshold) & (luminance(photo) < threshold)).float().mean())
 
 
 def crushed_share(output: torch.Tensor, photo: torch.Tensor, threshold: float = CRUSHED) -> float:
-    """Share of pixels that are black (luminance <= ``threshold``) in ``output`` but were not in ``photo``."""
+    """Share of pixels that are black (BT.601 luma <= ``threshold``) in ``output`` but were not in ``photo``."""
     return float(((luminance(output) <= threshold) & (luminance(photo) > threshold)).float().mean())
 
 

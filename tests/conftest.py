@@ -72,6 +72,6 @@ def styled_model(tmp_path_factory: pytest.TempPathFactory, exported_model: Path)
     last = net.net[-1][1]
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        last.weight.copy_(torch.randn(last.weight.shape, generator=generator) * 0.02)
+        last.weight.copy_(torch.randn(last.weight.shape, generator=generator) * 0.005 / net.output_gain)
     meta = {k: v for k, v in meta.items() if k not in ("format", "state_dict")}
     return export_model(tmp_path_factory.mktemp("styled") / "styled.pt", net, meta)

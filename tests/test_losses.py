@@ -75,7 +75,7 @@ def test_loss_requires_a_style() -> None:
 def vgg_loss(assets) -> PerceptualLoss:
     cfg = {"arch": "vgg16", "weights": str(VGG_WEIGHTS), "content_layers": {"relu2_2": 1.0},
            "style_layers": {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0},
-           "content_weight": 1.0, "style_weight": 10.0, "tv_weight": 1.0}
+           "content_weight": 1.0, "style_weight": 10.0, "tv_weight": 1.0, "range_weight": 1000.0}
     torch.manual_seed(0)
     loss, info = build_loss(cfg, torch.rand(3, 64, 64), assets)
     assert info["arch"] == "vgg16" and len(info["sha256"]) == 64

@@ -104,7 +104,7 @@ def test_style_image_too_small_or_too_large(tmp_path: Path, monkeypatch) -> None
     style = {"name": "tiny", "image": str(ASSETS / "styles" / "candy.jpg"), "size": 4}
     image, _ = load_style(style)
     loss_cfg = {"arch": "vgg16", "weights": str(VGG_WEIGHTS), "content_layers": {"relu2_2": 1},
-                "style_layers": {"relu4_3": 1}, "content_weight": 1, "style_weight": 1, "tv_weight": 1}
+                "style_layers": {"relu4_3": 1}, "content_weight": 1, "style_weight": 1, "tv_weight": 1, "range_weight": 0}
     with pytest.raises(FastStyleError, match=r"the style image: \d+x4 px is too small; .*relu4_3.* at least 8 px"
                                              r".*raise style\.size"):
         build_loss(loss_cfg, image)
