@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 from PIL import Image
 
@@ -66,6 +68,42 @@ def test_missing_required_setting_is_one_line(capsys) -> None:
         run_or_exit(lambda c: c.model, cfg)
     assert exit_info.value.code == 2
     assert capsys.readouterr().err == "error: model=... is required; set it on the command line (model=VALUE)\n"
+
+
+def _inside_hydra_run(run_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hydra's state as train.py sees it in ``run_dir`` (restored after the test)."""
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("train", return_hydra_config=True)
+    OmegaConf.set_readonly(cfg.hydra, False)
+    cfg.hydra.runtime.output_dir, cfg.hydra.job.name = str(run_dir), "train"
+    monkeypatch.setattr(HydraConfig.instance(), "cfg", None)
+    HydraConfig.instance().set_config(cfg)
+
+
+def _refused(cfg: object) -> None:
+    raise FastStyleError("data.root=/typo is not a folder")
+
+
+@pytest.mark.parametrize("progress", [None, "checkpoints/last.ckpt", "previews/step_000000.png"])
+def test_refused_start_takes_hydras_files_only_from_a_folder_holding_nothing_else(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, progress: str | None) -> None:
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "config.yaml").write_text("seed: 0\n")
+    (run / "train.log").write_text("")
+    if progress:
+        (run / progress).parent.mkdir()
+        (run / progress).write_bytes(b"a run's progress")
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    _inside_hydra_run(run, monkeypatch)
+    with pytest.raises(SystemExit) as exit_info:
+        run_or_exit(_refused, OmegaConf.create())
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == "error: data.root=/typo is not a folder\n"
+    if progress:
+        assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    else:
+        assert list(tmp_path.iterdir()) == []
 
 
 def test_constructor_refusals_name_the_group(tmp_path: Path) -> None:
