@@ -14,6 +14,7 @@ from PIL import Image
 from fast_style.config import CONFIG_DIR, build, compose_config, probe, run_or_exit
 from fast_style.errors import FastStyleError
 from fast_style.losses import build_loss
+from fast_style.outputs import check_output
 from fast_style.settings import flag, one_of, real, weights, whole
 from fast_style.style import load_style
 from fast_style.train_fast_path import FastPath
@@ -68,6 +69,25 @@ def test_missing_required_setting_is_one_line(capsys) -> None:
         run_or_exit(lambda c: c.model, cfg)
     assert exit_info.value.code == 2
     assert capsys.readouterr().err == "error: model=... is required; set it on the command line (model=VALUE)\n"
+
+
+@pytest.mark.parametrize(("value", "folder", "message"), [
+    ("a_file", True, r"^output=.*a_file is an existing file; give a folder \(created if missing\)$"),
+    ("a_folder", False, r"^output=.*a_folder is an existing folder; give a file name$"),
+    ("a_file/sub/x.png", False, r"^output=.*a_file/sub/x\.png: .*a_file is a file, not a folder; give a file name"),
+    ("a_file/sub", True, r"^output=.*a_file/sub: .*a_file is a file, not a folder; give a folder"),
+])
+def test_output_that_cannot_be_written_is_refused_before_anything_is_created(tmp_path: Path, value: str,
+                                                                             folder: bool, message: str) -> None:
+    (tmp_path / "a_file").write_text("kept")
+    (tmp_path / "a_folder").mkdir()
+    with pytest.raises(FastStyleError, match=message):
+        check_output("output", tmp_path / value, folder=folder)
+    assert (tmp_path / "a_file").read_text() == "kept" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "a_file", "a_folder"]
+    assert check_output("output", tmp_path / "new" / "x.png", folder=False) == tmp_path / "new" / "x.png"
+    assert check_output("output", tmp_path / "a_folder", folder=True) == tmp_path / "a_folder"
+    assert not (tmp_path / "new").exists()
 
 
 def _inside_hydra_run(run_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
