@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from typing import Any, TypeVar
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -100,15 +102,37 @@ def group_config(group: str, name: str) -> DictConfig | None:
         return compose(overrides=[f"+{group}={name}"])[group]
 
 
+def _discard_hydra_files() -> None:
+    """Delete what Hydra wrote into the run folder before the script began (``.hydra/``, the job's log)
+    if the folder holds nothing else, and then the folder itself: a start refused for a bad setting leaves
+    nothing behind, while a folder holding anything of a run (checkpoints, previews, ...) is left as it is."""
+    hydra_cfg = HydraConfig.instance().cfg
+    output_dir = OmegaConf.select(hydra_cfg, "hydra.runtime.output_dir") if hydra_cfg else None
+    if not output_dir:  # not inside a Hydra run (a test calling the body, a composed config)
+        return
+    run_dir = Path(output_dir)
+    written = {run_dir / name for key in ("hydra.output_subdir", "hydra.job_logging.handlers.file.filename")
+               if (name := OmegaConf.select(hydra_cfg, key))}
+    if not written or not run_dir.is_dir() or not set(run_dir.iterdir()) <= written:
+        return
+    for path in written:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    if run_dir.resolve() != Path.cwd().resolve():
+        run_dir.rmdir()
+
+
 def run_or_exit(body: Callable[[DictConfig], T], cfg: DictConfig) -> T:
     """Run a script's body; a :class:`FastStyleError` (or a required setting left out) becomes one
-    ``error: ...`` line and exit status 2."""
+    ``error: ...`` line and exit status 2, and Hydra's files go again from a run folder they are alone in."""
     try:
         return body(cfg)
     except MissingMandatoryValue as err:
-        print(f"error: {err.full_key}=... is required; set it on the command line ({err.full_key}=VALUE)",
-              file=sys.stderr)
-        sys.exit(2)
+        message = f"{err.full_key}=... is required; set it on the command line ({err.full_key}=VALUE)"
     except FastStyleError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+        message = str(err)
+    _discard_hydra_files()
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)

@@ -27,6 +27,7 @@ from fast_style.atomic import remove_leftovers
 from fast_style.errors import FastStyleError
 from fast_style.image_io import IMAGE_EXTENSIONS, find_images, fit_long_side, read_photo, save_image, tensor_to_pil
 from fast_style.inference import Stylizer
+from fast_style.outputs import check_output
 from fast_style.settings import flag, whole
 
 FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp"}
@@ -55,7 +56,8 @@ def plan_jobs(input: str | Path, output: str | Path, format: str | None = None, 
 
     The output mirrors the input's relative paths and names (suffix from ``format`` if given). A folder
     ``output`` inside ``input`` is not read as input. Refused before anything is written: an output that
-    would replace an input, and two inputs that would write the same output."""
+    would replace an input, two inputs that would write the same output, and an output that is a file
+    where a folder is needed (or lies where nothing can be written)."""
     overwrite = flag("overwrite", overwrite)
     root, out_root = Path(str(input)).expanduser(), Path(str(output)).expanduser()
     suffix = None
@@ -66,12 +68,14 @@ def plan_jobs(input: str | Path, output: str | Path, format: str | None = None, 
     if not root.exists():
         raise FastStyleError(f"input={root}: not found; give a folder of images or one image file")
     sources = find_images(root)
+    one_named_file = not root.is_dir() and out_root.suffix.lower() in IMAGE_EXTENSIONS and not out_root.is_dir()
+    check_output("output", output, folder=not one_named_file)
     if root.is_dir():
         out_resolved = out_root.resolve()
         if out_resolved != root.resolve():  # the same folder is refused below, file by file
             sources = [s for s in sources if not s.resolve().is_relative_to(out_resolved)]
         targets = [out_root / s.relative_to(root) for s in sources]
-    elif out_root.suffix.lower() in IMAGE_EXTENSIONS:  # one file in, one named file out
+    elif one_named_file:  # one file in, one named file out (an existing folder gets it under its own name)
         targets = [out_root]
     else:
         targets = [out_root / root.name]

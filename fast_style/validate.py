@@ -28,6 +28,7 @@ from fast_style.image_io import find_images, read_tensor, save_image
 from fast_style.losses import PerceptualLoss
 from fast_style.model_io import load_model, loss_for_model
 from fast_style.optimize import Iterate, check_settings, optimize
+from fast_style.outputs import check_output
 from fast_style.quality import blown_out_share, contact_sheet, crushed_share, fit_height
 from fast_style.settings import whole
 
@@ -183,6 +184,7 @@ def validate(model: str | Path, inputs: str | Path, output: str | Path, image_si
     whole("image_size", image_size, 16, optional=True,
           hint="VGG pools the image 3 times or more; null evaluates each photo at its own size")
     check_settings("lbfgs", "content", steps, (1.0,), lr)
+    output = check_output("output", output, folder=True)
     device = torch.device(device)
     transformer, meta = load_model(model)
     if not Path(inputs).exists():
@@ -192,7 +194,6 @@ def validate(model: str | Path, inputs: str | Path, output: str | Path, image_si
         raise FastStyleError(f"input={inputs}: no images found (jpg, png, webp, bmp, tif, searched recursively)")
     criterion = loss_for_model(meta, assets_dir, style_image).to(device)
     transformer.to(device)
-    output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     root = Path(inputs) if Path(inputs).is_dir() else Path(inputs).parent
     report: dict[str, Any] = {"model": str(model), "style": meta["style"], "loss": meta["loss"],

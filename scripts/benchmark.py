@@ -18,9 +18,11 @@ from fast_style.atomic import atomic_write
 from fast_style.benchmark import cases, format_table, machine, measure, ratios
 from fast_style.config import run_or_exit, to_dict
 from fast_style.devices import choose_device
+from fast_style.outputs import check_output
 
 
 def run(cfg: DictConfig) -> Path:
+    output = check_output("output", cfg.output, folder=False)
     device = choose_device(str(cfg.device))
     todo = cases(cfg)
     print(f"machine: {machine(device)}; {len(todo)} measurements, each in a fresh process", flush=True)
@@ -31,8 +33,6 @@ def run(cfg: DictConfig) -> Path:
         f"{r['items_per_s']:.3f}/s, peak {r['peak_memory_mb']:.0f} MB", flush=True))
     print(format_table(results))
     report = {"machine": machine(device), "config": to_dict(cfg), "results": results, "ratios": ratios(results)}
-    output = Path(cfg.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(output) as tmp:
         Path(tmp).write_text(json.dumps(report, indent=2))
     return output

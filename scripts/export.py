@@ -19,6 +19,7 @@ from fast_style.config import run_or_exit, store_config
 from fast_style.errors import FastStyleError
 from fast_style.export import MIN_SIDE, STANDALONE_FORMATS, OnnxModel, export_onnx, export_torchscript, load_torchscript
 from fast_style.model_io import load_model
+from fast_style.outputs import check_output
 from fast_style.settings import one_of, whole
 
 SUFFIXES = {"torchscript": ".torchscript.pt", "onnx": ".onnx"}
@@ -34,7 +35,7 @@ def export(cfg: DictConfig) -> tuple[Path, float]:
     check_size = [whole(f"check_size[{i}]", side, MIN_SIDE, 4096) for i, side in enumerate(check_size)]
     model_path = Path(cfg.model).expanduser()
     net, meta = load_model(model_path)
-    output = Path(cfg.output).expanduser() if cfg.output else model_path.with_name(model_path.stem + SUFFIXES[fmt])
+    output = check_output("output", cfg.output or model_path.with_name(model_path.stem + SUFFIXES[fmt]), folder=False)
     if output.resolve() == model_path.resolve():
         raise FastStyleError(f"output={output} is the model file itself; choose another name")
     image = torch.rand(1, 3, *check_size, generator=torch.Generator().manual_seed(0))

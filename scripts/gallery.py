@@ -7,7 +7,6 @@ photos are skipped and named; the output is written whole or not at all.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, ListConfig
@@ -20,6 +19,7 @@ from fast_style.gallery import gallery
 from fast_style.image_io import find_images
 from fast_style.inference import Stylizer, choose_precision, for_inference
 from fast_style.model_io import load_model
+from fast_style.outputs import check_output
 from fast_style.settings import whole
 
 SUFFIXES = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}
@@ -29,7 +29,7 @@ def run(cfg: DictConfig) -> int:
     models = list(cfg.models) if isinstance(cfg.models, ListConfig) else [cfg.models]
     if not models:
         raise FastStyleError("models=[]: give at least one model file, e.g. 'models=[starry_night.pt]'")
-    output = Path(cfg.output)
+    output = check_output("output", cfg.output, folder=False)
     if output.suffix.lower() not in SUFFIXES:
         raise FastStyleError(f"output={output}: name a .jpg or .png file")
     tile = (whole("tile_height", cfg.tile_height, 16, 2048), whole("tile_width", cfg.tile_width, 16, 2048))
@@ -47,7 +47,6 @@ def run(cfg: DictConfig) -> int:
     sheet, skipped = gallery(networks, photos, tile, max_size, cfg.assets_dir)
     for path in skipped:
         print(f"skipped {path}: not a readable image", file=sys.stderr)
-    output.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(output) as tmp:
         sheet.save(tmp, SUFFIXES[output.suffix.lower()], quality=quality, optimize=True)
     print(f"gallery: {output} ({len(photos) - len(skipped)} photos x {len(models)} models, {sheet.width}x{sheet.height})")

@@ -20,6 +20,7 @@ from fast_style.errors import FastStyleError
 from fast_style.image_io import read_tensor, save_image
 from fast_style.losses import build_loss
 from fast_style.optimize import Iterate, check_settings, optimize
+from fast_style.outputs import check_output
 from fast_style.settings import whole
 from fast_style.style import load_style
 
@@ -28,7 +29,7 @@ def run(cfg: DictConfig) -> Path:
     """Check the settings, optimise, write the image; return its path."""
     if not cfg.content:
         raise FastStyleError("content=PATH is required: the photo to stylise")
-    output = Path(str(cfg.output)).expanduser()
+    output = check_output("output", cfg.output, folder=False)
     if output.suffix.lower() not in Image.registered_extensions():
         raise FastStyleError(f"output={output}: unknown image extension {output.suffix!r}; use .png, .jpg or .webp")
     if output.resolve() == Path(str(cfg.content)).expanduser().resolve():

@@ -15,7 +15,7 @@ from fast_style.errors import FastStyleError
 from fast_style.losses import PerceptualLoss
 from fast_style.vgg import VGGFeatures
 
-from conftest import COCO, VGG_WEIGHTS, run_script
+from conftest import COCO, VGG_WEIGHTS, load_script, run_script
 
 
 @pytest.mark.slow
@@ -38,10 +38,18 @@ def test_quick_benchmark_writes_every_figure(tmp_path: Path, assets: Path) -> No
 
 
 def test_unknown_model_is_named_and_exits_2(tmp_path: Path) -> None:
-    result = run_script("benchmark.py", "bench=quick", "bench.models=[tiny]", f"hydra.run.dir={tmp_path}")
+    result = run_script("benchmark.py", "bench=quick", "bench.models=[tiny]", f"hydra.run.dir={tmp_path / 'run'}")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: bench.models: unknown model 'tiny'")
-    assert not (tmp_path / "benchmark.json").exists()
+    assert list(tmp_path.iterdir()) == []  # no benchmark.json, nor Hydra's .hydra/ and log, nor the run folder
+
+
+def test_output_that_cannot_be_written_is_refused_before_measuring(tmp_path: Path) -> None:
+    (tmp_path / "a_file").write_text("kept")
+    cfg = compose_config("benchmark", ["bench=quick", f"output={tmp_path / 'a_file' / 'benchmark.json'}"])
+    with pytest.raises(FastStyleError, match=r"^output=.*a_file/benchmark\.json: .*a_file is a file, not a folder"):
+        load_script("benchmark.py").run(cfg)
+    assert [p.name for p in tmp_path.iterdir()] == ["a_file"] and (tmp_path / "a_file").read_text() == "kept"
 
 
 @pytest.mark.parametrize("make", ["missing", "empty"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -87,22 +88,36 @@ def test_export_refuses_unknown_format(tmp_path: Path, styled_model: Path) -> No
     assert not (tmp_path / "m.tflite").exists()
 
 
-def test_failed_check_or_unwritable_folder_leaves_no_file(tmp_path: Path, styled_model: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_failed_check_leaves_no_file(tmp_path: Path, styled_model: Path, exports: dict[str, Path], fmt: str,
+                                     monkeypatch) -> None:
     script = load_script("export.py")
     monkeypatch.setattr(script, "TOLERANCE", -1.0)  # no export can pass: the check fails after writing
-    output = tmp_path / "m.pt"  # TorchScript: the same check as ONNX's, at a fraction of the export time
-    cfg = OmegaConf.create({"model": str(styled_model), "format": "torchscript", "output": str(output),
-                            "check_size": [16, 16]})
-    with pytest.raises(FastStyleError, match=r"m\.pt: the torchscript export differs from PyTorch .* nothing written"):
+    # ONNX: the file the script wrote for this model before, instead of a second export of several seconds.
+    monkeypatch.setattr(script, "export_onnx", lambda net, meta, path: shutil.copy(exports["onnx"], path))
+    output = tmp_path / "m.out"
+    cfg = OmegaConf.create({"model": str(styled_model), "format": fmt, "output": str(output), "check_size": [16, 16]})
+    with pytest.raises(FastStyleError, match=rf"m\.out: the {fmt} export differs from PyTorch .* nothing written"):
         script.export(cfg)
     assert list(tmp_path.iterdir()) == []
-    (tmp_path / "a_file").write_text("")
-    cfg.output = str(tmp_path / "a_file" / "m.pt")
-    with pytest.raises(FastStyleError, match=r"cannot write .*a_file/m\.pt: .*; choose a folder you can write to"):
-        script.export(cfg)
-    cfg.output, cfg.check_size = str(output), [4, 4]
+
+
+def test_output_that_cannot_be_written_is_refused_before_exporting(tmp_path: Path, styled_model: Path) -> None:
+    script = load_script("export.py")
+    (tmp_path / "a_file").write_text("kept")
+    (tmp_path / "a_folder").mkdir()
+    cfg = OmegaConf.create({"model": str(styled_model), "format": "torchscript", "output": "",
+                            "check_size": [16, 16]})
+    for output, message in ((tmp_path / "a_file" / "m.pt", r"a_file is a file, not a folder; give a file name elsewhere"),
+                            (tmp_path / "a_folder", r" is an existing folder; give a file name")):
+        cfg.output = str(output)
+        with pytest.raises(FastStyleError, match=rf"^output={re.escape(str(output))}.*{message}$"):
+            script.export(cfg)
+    cfg.output, cfg.check_size = str(tmp_path / "m.pt"), [4, 4]
     with pytest.raises(FastStyleError, match=r"check_size\[0\]=4: use a whole number from 8"):
         script.export(cfg)
+    assert (tmp_path / "a_file").read_text() == "kept" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "a_file", "a_folder"] and not any((tmp_path / "a_folder").iterdir())
 
 
 def test_standalone_exports_are_named_as_such_where_only_our_files_work(exports: dict[str, Path]) -> None:

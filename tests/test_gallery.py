@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 from PIL import Image
 
-from conftest import COCO, run_script
+from conftest import COCO, load_script, run_script
+from fast_style.config import CONFIG_DIR
+from fast_style.errors import FastStyleError
 from fast_style.gallery import fit_tile, gallery
 from fast_style.image_io import find_images
 from fast_style.inference import Stylizer
@@ -68,3 +71,19 @@ def test_gallery_script_refuses_bad_settings_and_writes_nothing(exported_model: 
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"error: output={out}: name a .jpg or .png file"]
     assert not out.exists() and list(tmp_path.glob(".*.part")) == []
+
+
+@pytest.mark.parametrize(("output", "message"), [
+    ("made.jpg", r"made\.jpg is an existing folder; give a file name$"),
+    ("a_file/gallery.jpg", r"a_file/gallery\.jpg: .*a_file is a file, not a folder"),
+])
+def test_output_that_cannot_be_written_is_refused_before_any_work(exported_model: Path, photos: Path,
+                                                                  tmp_path: Path, output: str, message: str) -> None:
+    (tmp_path / "made.jpg").mkdir()
+    (tmp_path / "a_file").write_text("kept")
+    cfg = OmegaConf.merge(OmegaConf.load(Path(CONFIG_DIR) / "gallery.yaml"),
+                          {"models": [str(exported_model)], "input": str(photos), "output": str(tmp_path / output)})
+    with pytest.raises(FastStyleError, match=rf"^output=.*{message}"):
+        load_script("gallery.py").run(cfg)
+    assert (tmp_path / "a_file").read_text() == "kept" and not any((tmp_path / "made.jpg").iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "made.jpg", "photos"]

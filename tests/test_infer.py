@@ -124,6 +124,20 @@ def test_output_paths_never_replace_inputs_or_each_other(tmp_path: Path) -> None
     assert [(j.source, j.target) for j in jobs] == [(tmp_path / "a.jpg", tmp_path / "styled" / "a.jpg")]
 
 
+def test_output_that_is_a_file_or_below_one_is_refused_and_a_folder_is_written_into(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    photo(16, 16).save(tmp_path / "in" / "a.jpg")
+    (tmp_path / "notes.txt").write_text("kept")
+    (tmp_path / "made.jpg").mkdir()  # a folder named like an image: the output goes into it
+    with pytest.raises(FastStyleError, match=r"^output=.*notes\.txt is an existing file; give a folder"):
+        plan_jobs(tmp_path / "in", tmp_path / "notes.txt")
+    with pytest.raises(FastStyleError, match=r"^output=.*notes\.txt/b\.jpg: .*notes\.txt is a file, not a folder"):
+        plan_jobs(tmp_path / "in" / "a.jpg", tmp_path / "notes.txt" / "b.jpg")
+    assert (tmp_path / "notes.txt").read_text() == "kept"
+    jobs, existing = plan_jobs(tmp_path / "in" / "a.jpg", tmp_path / "made.jpg")
+    assert ([j.target for j in jobs], existing) == ([tmp_path / "made.jpg" / "a.jpg"], 0)
+
+
 def test_max_size_and_decompression_bomb_guard(tmp_path: Path, styled: torch.nn.Module, capsys) -> None:
     src = tmp_path / "in"
     src.mkdir()

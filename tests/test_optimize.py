@@ -95,7 +95,7 @@ def test_optimize_script_bad_input(tmp_path: Path, assets: Path, override: str, 
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
-    assert not list(tmp_path.glob("o.png")) and not list(tmp_path.glob("out.txt"))
+    assert list(tmp_path.iterdir()) == []  # no image, nor Hydra's .hydra/ and log, nor the run folder
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
@@ -105,14 +105,19 @@ def test_optimize_script_bad_input(tmp_path: Path, assets: Path, override: str, 
     (["optim.lr=-1"], r"^optim\.lr=-1: use a number above 0 \(or null\)"),
     (["content={tiny}"], r"content=.*tiny\.png at image_size=512, scale 1: 1x1 px is too small; .*at least 8 px"),
     (["content={photo}", "image_size=32", "scales=[0.1,1.0]"], r"scale 0\.1: 2x3 px is too small"),
+    (["output={folder}"], r"^output=.*made\.png is an existing folder; give a file name$"),
+    (["output={tiny}/o.png"], r"^output=.*tiny\.png/o\.png: .*tiny\.png is a file, not a folder"),
 ])
 def test_optimize_settings_are_refused_before_any_output(tmp_path: Path, assets: Path, overrides: list[str],
                                                          message: str) -> None:
     Image.new("RGB", (1, 1)).save(tmp_path / "tiny.png")
+    (tmp_path / "made.png").mkdir()
     before = PHOTO.read_bytes()
-    filled = [o.format(photo=PHOTO, tiny=tmp_path / "tiny.png") for o in overrides]
+    filled = [o.format(photo=PHOTO, tiny=tmp_path / "tiny.png", folder=tmp_path / "made.png") for o in overrides]
     cfg = compose_config("optimize", [f"content={PHOTO}", f"output={tmp_path / 'o.png'}", f"loss.weights={VGG_WEIGHTS}",
                                       f"assets_dir={assets}", *filled])
     with pytest.raises(FastStyleError, match=message):
         load_script("optimize.py").run(cfg)
     assert PHOTO.read_bytes() == before and not (tmp_path / "o.png").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["made.png", "tiny.png"]
+    assert not any((tmp_path / "made.png").iterdir())

@@ -6,12 +6,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 from PIL import Image
 
 from fast_style.config import CONFIG_DIR, build, compose_config, probe, run_or_exit
 from fast_style.errors import FastStyleError
 from fast_style.losses import build_loss
+from fast_style.outputs import check_output
 from fast_style.settings import flag, one_of, real, weights, whole
 from fast_style.style import load_style
 from fast_style.train_fast_path import FastPath
@@ -66,6 +69,61 @@ def test_missing_required_setting_is_one_line(capsys) -> None:
         run_or_exit(lambda c: c.model, cfg)
     assert exit_info.value.code == 2
     assert capsys.readouterr().err == "error: model=... is required; set it on the command line (model=VALUE)\n"
+
+
+@pytest.mark.parametrize(("value", "folder", "message"), [
+    ("a_file", True, r"^output=.*a_file is an existing file; give a folder \(created if missing\)$"),
+    ("a_folder", False, r"^output=.*a_folder is an existing folder; give a file name$"),
+    ("a_file/sub/x.png", False, r"^output=.*a_file/sub/x\.png: .*a_file is a file, not a folder; give a file name"),
+    ("a_file/sub", True, r"^output=.*a_file/sub: .*a_file is a file, not a folder; give a folder"),
+])
+def test_output_that_cannot_be_written_is_refused_before_anything_is_created(tmp_path: Path, value: str,
+                                                                             folder: bool, message: str) -> None:
+    (tmp_path / "a_file").write_text("kept")
+    (tmp_path / "a_folder").mkdir()
+    with pytest.raises(FastStyleError, match=message):
+        check_output("output", tmp_path / value, folder=folder)
+    assert (tmp_path / "a_file").read_text() == "kept" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "a_file", "a_folder"]
+    assert check_output("output", tmp_path / "new" / "x.png", folder=False) == tmp_path / "new" / "x.png"
+    assert check_output("output", tmp_path / "a_folder", folder=True) == tmp_path / "a_folder"
+    assert not (tmp_path / "new").exists()
+
+
+def _inside_hydra_run(run_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hydra's state as train.py sees it in ``run_dir`` (restored after the test)."""
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("train", return_hydra_config=True)
+    OmegaConf.set_readonly(cfg.hydra, False)
+    cfg.hydra.runtime.output_dir, cfg.hydra.job.name = str(run_dir), "train"
+    monkeypatch.setattr(HydraConfig.instance(), "cfg", None)
+    HydraConfig.instance().set_config(cfg)
+
+
+def _refused(cfg: object) -> None:
+    raise FastStyleError("data.root=/typo is not a folder")
+
+
+@pytest.mark.parametrize("progress", [None, "checkpoints/last.ckpt", "previews/step_000000.png"])
+def test_refused_start_takes_hydras_files_only_from_a_folder_holding_nothing_else(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, progress: str | None) -> None:
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "config.yaml").write_text("seed: 0\n")
+    (run / "train.log").write_text("")
+    if progress:
+        (run / progress).parent.mkdir()
+        (run / progress).write_bytes(b"a run's progress")
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    _inside_hydra_run(run, monkeypatch)
+    with pytest.raises(SystemExit) as exit_info:
+        run_or_exit(_refused, OmegaConf.create())
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == "error: data.root=/typo is not a folder\n"
+    if progress:
+        assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    else:
+        assert list(tmp_path.iterdir()) == []
 
 
 def test_constructor_refusals_name_the_group(tmp_path: Path) -> None:

@@ -73,9 +73,9 @@ def test_export_gets_the_permissions_of_a_plainly_created_file(trained_run: Path
     ("data.root=/nonexistent/photos", "data.root=/nonexistent/photos is not a folder"),  # raised inside fit()
     ("resume=/nonexistent/last.ckpt", "resume=/nonexistent/last.ckpt: checkpoint not found"),
 ])
-def test_bad_settings_fail_with_one_line_and_write_no_export(tmp_path: Path, override: str, message: str) -> None:
-    result = run_script("train.py", *tiny_train_overrides(tmp_path), override)
+def test_bad_settings_fail_with_one_line_and_leave_nothing(tmp_path: Path, override: str, message: str) -> None:
+    result = run_script("train.py", *tiny_train_overrides(tmp_path / "run"), override)
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: {message}")
-    assert not (tmp_path / "export").exists()
+    assert list(tmp_path.iterdir()) == []  # not even Hydra's .hydra/ and train.log, nor the run folder

@@ -96,6 +96,18 @@ def test_validate_script_contract(exported_model: Path, photos: Path, tmp_path: 
     assert summary["images"] == 2
     assert summary["network_loss"] == pytest.approx(sum(r["network_loss"] for r in report["images"]) / 2)
     assert "median L-BFGS iterations" in (out / "report.md").read_text()
+    assert sorted(p.name for p in out.iterdir()) == ["contact_sheet.png", "report.json", "report.md", "side_by_side"]
+
+
+def test_output_that_is_a_file_is_one_line_and_left_alone(exported_model: Path, photos: Path, tmp_path: Path) -> None:
+    """output used to be Hydra's run folder too, which crashed inside Hydra with a traceback."""
+    taken = tmp_path / "notes.txt"
+    taken.write_text("kept")
+    result = run_script("validate.py", f"model={exported_model}", f"input={photos}", f"output={taken}", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"error: output={taken} is an existing file; give a folder "
+                                                  "(created if missing)"]
+    assert taken.read_text() == "kept" and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "photos"]
 
 
 def _edited_model(exported_model: Path, tmp_path: Path, **changes: Any) -> Path:
