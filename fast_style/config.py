@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hydra import compose, initialize_config_dir
-from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
@@ -31,17 +30,14 @@ OmegaConf.register_new_resolver("log_every", lambda max_steps: max(1, min(10, in
 OmegaConf.register_new_resolver("workers", lambda: min(4, os.cpu_count() or 1), replace=True)
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
+# infer, export, validate and gallery take ``model=<a model file>``: their configs live apart from train.py's
+# ``model`` group, which Hydra would otherwise read ``model=PATH`` as an option of.
+MODEL_SCRIPTS_DIR = str(Path(CONFIG_DIR) / "model_scripts")
 
 
 def to_dict(cfg: DictConfig) -> dict[str, Any]:
     """A resolved plain-Python copy of a config node (what goes into model files and reports)."""
     return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
-
-
-def store_config(name: str) -> None:
-    """Register ``configs/<name>.yaml`` on its own, for scripts run with ``config_path=None``: configs/
-    holds train.py's ``model`` group, which would capture ``model=PATH`` if Hydra searched that folder."""
-    ConfigStore.instance().store(name=name, node=OmegaConf.load(Path(CONFIG_DIR) / f"{name}.yaml"))
 
 
 def _first_line(err: BaseException) -> str:
@@ -70,20 +66,20 @@ def probe(factory: Callable[..., Any], module: Any, group: str, node: DictConfig
         settings = ", ".join(f"{group}.{k}={v}" for k, v in to_dict(node).items() if not k.startswith("_"))
         raise FastStyleError(f"{settings}: refused ({_first_line(err)}); check the {group}.* settings") from err
 @contextmanager
-def _hydra_on_configs() -> Iterator[GlobalHydra]:
-    """Hydra initialised on configs/, also inside a running Hydra app, whose state is put back after."""
+def _hydra_on_configs(config_dir: str = CONFIG_DIR) -> Iterator[GlobalHydra]:
+    """Hydra initialised on ``config_dir``, also inside a running Hydra app, whose state is put back after."""
     running = GlobalHydra.instance().hydra
     GlobalHydra.instance().clear()
     try:
-        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        with initialize_config_dir(config_dir=config_dir, version_base="1.3"):
             yield GlobalHydra.instance()
     finally:
         GlobalHydra.instance().hydra = running
 
 
-def compose_config(name: str, overrides: Sequence[str] = ()) -> DictConfig:
-    """``configs/<name>.yaml`` composed with command-line style ``overrides``, as that script gets it."""
-    with _hydra_on_configs():
+def compose_config(name: str, overrides: Sequence[str] = (), config_dir: str = CONFIG_DIR) -> DictConfig:
+    """``<config_dir>/<name>.yaml`` composed with command-line style ``overrides``, as that script gets it."""
+    with _hydra_on_configs(config_dir):
         return compose(config_name=name, overrides=list(overrides))
 
 

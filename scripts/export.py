@@ -15,7 +15,7 @@ import torch
 from omegaconf import DictConfig
 
 from fast_style.atomic import atomic_write
-from fast_style.config import run_or_exit, store_config
+from fast_style.config import run_or_exit
 from fast_style.errors import FastStyleError
 from fast_style.export import MIN_SIDE, STANDALONE_FORMATS, OnnxModel, export_onnx, export_torchscript, load_torchscript
 from fast_style.model_io import load_model
@@ -52,10 +52,7 @@ def export(cfg: DictConfig) -> tuple[Path, float]:
     return output, difference
 
 
-store_config("export")
-
-
-@hydra.main(version_base="1.3", config_path=None, config_name="export")
+@hydra.main(version_base="1.3", config_path="../configs/model_scripts", config_name="export")
 def main(cfg: DictConfig) -> None:
     path, difference = run_or_exit(export, cfg)
     height, width = cfg.check_size

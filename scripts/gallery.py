@@ -12,7 +12,7 @@ import hydra
 from omegaconf import DictConfig, ListConfig
 
 from fast_style.atomic import atomic_write
-from fast_style.config import run_or_exit, store_config
+from fast_style.config import run_or_exit
 from fast_style.devices import choose_device
 from fast_style.errors import FastStyleError
 from fast_style.gallery import gallery
@@ -53,10 +53,7 @@ def run(cfg: DictConfig) -> int:
     return 0 if not skipped else 1
 
 
-store_config("gallery")
-
-
-@hydra.main(version_base="1.3", config_path=None, config_name="gallery")
+@hydra.main(version_base="1.3", config_path="../configs/model_scripts", config_name="gallery")
 def main(cfg: DictConfig) -> None:
     sys.exit(run_or_exit(run, cfg))
 

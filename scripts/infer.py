@@ -12,7 +12,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from fast_style.config import run_or_exit, store_config  # also registers ${workers:}
+from fast_style.config import run_or_exit  # also registers ${workers:}
 from fast_style.devices import choose_device
 from fast_style.export import load_any_model
 from fast_style.folder_io import plan_jobs, stylize_folder
@@ -42,10 +42,7 @@ def infer(cfg: DictConfig) -> int:
     return 0 if summary.skipped == 0 else 1
 
 
-store_config("infer")
-
-
-@hydra.main(version_base="1.3", config_path=None, config_name="infer")
+@hydra.main(version_base="1.3", config_path="../configs/model_scripts", config_name="infer")
 def main(cfg: DictConfig) -> None:
     sys.exit(run_or_exit(infer, cfg))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from fast_style.config import run_or_exit, store_config
+from fast_style.config import run_or_exit
 from fast_style.devices import choose_device
 from fast_style.errors import FastStyleError
 from fast_style.validate import report_markdown, validate
@@ -25,10 +25,7 @@ def run(cfg: DictConfig) -> dict:
                     choose_device(cfg.device), cfg.assets_dir, cfg.style_image)
 
 
-store_config("validate")
-
-
-@hydra.main(version_base="1.3", config_path=None, config_name="validate")
+@hydra.main(version_base="1.3", config_path="../configs/model_scripts", config_name="validate")
 def main(cfg: DictConfig) -> None:
     report = run_or_exit(run, cfg)
     summary = [line for line in report_markdown(report).splitlines() if line.startswith("- ")]

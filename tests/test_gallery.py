@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 from PIL import Image
 
 from conftest import COCO, load_script, run_script
-from fast_style.config import CONFIG_DIR
+from fast_style.config import MODEL_SCRIPTS_DIR, compose_config
 from fast_style.errors import FastStyleError
 from fast_style.gallery import fit_tile, gallery
 from fast_style.image_io import find_images
@@ -81,8 +80,8 @@ def test_output_that_cannot_be_written_is_refused_before_any_work(exported_model
                                                                   tmp_path: Path, output: str, message: str) -> None:
     (tmp_path / "made.jpg").mkdir()
     (tmp_path / "a_file").write_text("kept")
-    cfg = OmegaConf.merge(OmegaConf.load(Path(CONFIG_DIR) / "gallery.yaml"),
-                          {"models": [str(exported_model)], "input": str(photos), "output": str(tmp_path / output)})
+    cfg = compose_config("gallery", [f"models=[{exported_model}]", f"input={photos}", f"output={tmp_path / output}"],
+                         MODEL_SCRIPTS_DIR)
     with pytest.raises(FastStyleError, match=rf"^output=.*{message}"):
         load_script("gallery.py").run(cfg)
     assert (tmp_path / "a_file").read_text() == "kept" and not any((tmp_path / "made.jpg").iterdir())
