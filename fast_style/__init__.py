@@ -17,7 +17,7 @@ from typing import Any
 # ``optimize`` is also the name of its module: bound here, before any import of the module could replace it.
 from fast_style.optimize import optimize
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY = {
     "TransformerNet": "fast_style.transformer",
