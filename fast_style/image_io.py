@@ -49,6 +49,14 @@ def warn_if_animated(image: Image.Image, path: str | Path) -> None:
         warnings.warn(f"{path} is animated ({image.n_frames} frames); only its first frame is used", stacklevel=3)
 
 
+def require_images(setting: str, root: str | Path) -> list[Path]:
+    """:func:`find_images` for a script's input setting, where finding none is a mistake to name."""
+    files = find_images(root)
+    if not files:
+        raise FastStyleError(f"{setting}={root}: no images found ({', '.join(IMAGE_EXTENSIONS)}, searched recursively)")
+    return files
+
+
 def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
     """Convert any PIL mode to 8-bit RGB; transparency is composited onto ``background``."""
     if image.mode.startswith("I"):

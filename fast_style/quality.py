@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from PIL import Image, ImageDraw
+from torchvision.transforms.v2 import functional as TF
 
 from fast_style.image_io import tensor_to_pil
 from fast_style.inference import luminance
@@ -35,8 +35,7 @@ def fit_height(image: torch.Tensor, height: int) -> torch.Tensor:
     h, w = image.shape[-2:]
     if h == height:
         return image
-    size = (height, max(1, round(w * height / h)))
-    return F.interpolate(image.float(), size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+    return TF.resize(image.float(), [height, max(1, round(w * height / h))], antialias=True).clamp(0, 1)
 
 
 def contact_sheet(rows: Sequence[Sequence[torch.Tensor]], height: int = 192, labels: Sequence[str] = (),

@@ -24,7 +24,7 @@ from torch import nn
 from fast_style.atomic import atomic_write
 from fast_style.devices import synchronize
 from fast_style.errors import FastStyleError
-from fast_style.image_io import find_images, read_tensor, save_image
+from fast_style.image_io import read_tensor, require_images, save_image
 from fast_style.losses import PerceptualLoss
 from fast_style.model_io import load_model, loss_for_model
 from fast_style.optimize import Iterate, check_settings, optimize
@@ -189,9 +189,7 @@ def validate(model: str | Path, inputs: str | Path, output: str | Path, image_si
     transformer, meta = load_model(model)
     if not Path(inputs).exists():
         raise FastStyleError(f"input={inputs}: not found; give a folder of photos or one photo")
-    files = find_images(inputs)
-    if not files:
-        raise FastStyleError(f"input={inputs}: no images found (jpg, png, webp, bmp, tif, searched recursively)")
+    files = require_images("input", inputs)
     criterion = loss_for_model(meta, assets_dir, style_image).to(device)
     transformer.to(device)
     output.mkdir(parents=True, exist_ok=True)

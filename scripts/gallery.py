@@ -11,18 +11,17 @@ import sys
 import hydra
 from omegaconf import DictConfig, ListConfig
 
-from fast_style.atomic import atomic_write
 from fast_style.config import run_or_exit
 from fast_style.devices import choose_device
 from fast_style.errors import FastStyleError
 from fast_style.gallery import gallery
-from fast_style.image_io import find_images
+from fast_style.image_io import require_images, save_image
 from fast_style.inference import Stylizer, choose_precision, for_inference
 from fast_style.model_io import load_model
 from fast_style.outputs import check_output
 from fast_style.settings import whole
 
-SUFFIXES = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}
+SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 def run(cfg: DictConfig) -> int:
@@ -35,9 +34,7 @@ def run(cfg: DictConfig) -> int:
     tile = (whole("tile_height", cfg.tile_height, 16, 2048), whole("tile_width", cfg.tile_width, 16, 2048))
     max_size = whole("max_size", cfg.max_size, 16, optional=True)
     quality = whole("quality", cfg.quality, 1, 100)
-    photos = find_images(cfg.input)
-    if not photos:
-        raise FastStyleError(f"input={cfg.input}: no images found (jpg, png, webp, bmp, tif, searched recursively)")
+    photos = require_images("input", cfg.input)
     device = choose_device(str(cfg.device))
     precision = choose_precision(str(cfg.precision), device)
     networks = []
@@ -47,8 +44,7 @@ def run(cfg: DictConfig) -> int:
     sheet, skipped = gallery(networks, photos, tile, max_size, cfg.assets_dir)
     for path in skipped:
         print(f"skipped {path}: not a readable image", file=sys.stderr)
-    with atomic_write(output) as tmp:
-        sheet.save(tmp, SUFFIXES[output.suffix.lower()], quality=quality, optimize=True)
+    save_image(sheet, output, quality)
     print(f"gallery: {output} ({len(photos) - len(skipped)} photos x {len(models)} models, {sheet.width}x{sheet.height})")
     return 0 if not skipped else 1
 
