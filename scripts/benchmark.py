@@ -33,7 +33,8 @@ def run(cfg: DictConfig) -> Path:
     results = measure(todo, on_result=lambda r: print(
         f"  {r['kind']} {r['model_name']} {r['size']}px x{r['batch_size']} {r['variant']}: "
         f"{r['items_per_s']:.3f}/s, peak {r['peak_memory_mb']:.0f} MB", flush=True))
-    print(format_table(results))
+    if results:
+        print(format_table(results))
     folder = measure_folder(cfg) if cfg.data_root is not None and cfg.bench.get("folder") else None
     if folder is not None:
         print(format_folder(folder))
