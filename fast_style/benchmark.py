@@ -5,8 +5,10 @@ timed steps run (CPU: resident set ``VmHWM``; CUDA: ``max_memory_allocated``) mi
 before building the case (the libraries), i.e. models, optimizer state and activations. The *textbook baseline* is the same
 network and the same loss definitions run the way pytorch/examples' fast_neural_style does: eager, float32,
 NCHW, VGG run separately over the output and over the input, each to the deepest style layer
-(:class:`TextbookLoss`); for data loading, Pillow decoding and resizing as its ``ImageFolder`` does. Nothing
-here asserts a time; the figures are printed and written as JSON.
+(:class:`TextbookLoss`); for data loading, Pillow decoding and resizing as its ``ImageFolder`` does; for a
+folder of photos, its per-image ``stylize`` code in a loop (:func:`classic_stylize`) against the whole
+``scripts/infer.py`` command (:func:`measure_folder`). Nothing here asserts a time; the figures are printed
+and written as JSON.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ import itertools
 import json
 import os
 import platform
+import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -27,7 +32,7 @@ import torch
 from omegaconf import DictConfig
 from PIL import Image
 from torch import nn
-from torchvision.transforms import v2
+from torchvision.transforms import ToTensor, v2
 
 from fast_style.config import group_config, group_options, to_dict
 from fast_style.data import photo_transform
@@ -36,7 +41,8 @@ from fast_style.devices import choose_device, synchronize, use_channels_last
 from fast_style.image_io import find_images, read_photo
 from fast_style.inference import Stylizer, choose_precision, for_inference
 from fast_style.losses import PerceptualLoss, build_loss
-from fast_style.model_io import build_transformer
+from fast_style.malloc import reuse_freed_memory
+from fast_style.model_io import build_transformer, export_model, load_model
 from fast_style.optimize import optimize
 from fast_style.style import load_style
 from fast_style.train_fast_path import apply_to_training, set_backends, train_precision
@@ -157,6 +163,7 @@ def _infer_step(case: Mapping[str, Any], device: torch.device) -> tuple[Callable
     if case["variant"] == "ours":
         perf = case["perf"]
         set_backends(perf["cudnn_benchmark"])
+        reuse_freed_memory()  # as infer.py does
         precision = choose_precision(case["infer_precision"], device)
         channels_last = use_channels_last(perf["channels_last"], device.type, precision != torch.float32)
         stylizer = Stylizer(for_inference(net, device, precision, channels_last), device, precision)
@@ -197,6 +204,122 @@ def _data_step(case: Mapping[str, Any], device: torch.device) -> tuple[Callable[
     return lambda: [load(next(photos)) for _ in range(case["batch_size"])], {"precision": "uint8"}
 
 
+def classic_stylize(net: nn.Module, files: Sequence[Path], output: Path) -> None:
+    """pytorch/examples' fast_neural_style ``stylize`` for each photo in turn, in one process: Pillow
+    decoding, ``ToTensor``, the float32 NCHW network, clamp, 8 bits, Pillow encoding under the photo's name.
+    The example scales photos to 0..255 for its network; ours takes [0, 1], so ``mul(255)`` moves to the output."""
+    to_tensor = ToTensor()
+    output.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        for path in files:
+            photo = to_tensor(Image.open(path).convert("RGB")).unsqueeze(0)
+            stylized = net(photo).clamp(0, 1).mul(255)[0]
+            Image.fromarray(stylized.permute(1, 2, 0).byte().numpy()).save(output / path.name)
+
+
+def forward_seconds(model_file: Path, files: Sequence[Path], device: torch.device, precision: str) -> float:
+    """What the forward pass alone predicts for ``files``: the sum of one warm ``Stylizer`` call per photo
+    at its own size (each size run once before, so set-up per shape is not counted), with the network and
+    the process's memory prepared as ``infer.py`` prepares them."""
+    reuse_freed_memory()
+    net, _ = load_model(model_file)
+    dtype = choose_precision(precision, device)
+    stylizer = Stylizer(for_inference(net, device, dtype), device, dtype)
+    photos = [read_photo(path)[None].float().div_(255) for path in files]
+    for photo in {tuple(photo.shape): photo for photo in photos}.values():
+        stylizer(photo)
+    total = 0.0
+    for photo in photos:
+        began = time.perf_counter()
+        stylizer(photo)
+        synchronize(device)
+        total += time.perf_counter() - began
+    return total
+
+
+def folder_part(part: str, model_file: str, photos: str, output: str, device: str, precision: str
+                ) -> dict[str, float]:
+    """One part of the folder case, in a fresh process: ``classic`` (seconds of its loop) or ``forward``."""
+    files = find_images(photos)
+    if part == "classic":
+        net, _ = load_model(model_file)
+        began = time.perf_counter()
+        classic_stylize(net, files, Path(output))
+        return {"loop_s": time.perf_counter() - began}
+    return {"forward_s": forward_seconds(Path(model_file), files, choose_device(device), precision)}
+
+
+# The classic example imports torch, torchvision and Pillow; what this module imports beyond them is
+# timed and taken off the classic process's wall time.
+FOLDER_CHILD = ("import json, sys, time; import torch, PIL.Image, torchvision.transforms; began = time.perf_counter(); "
+                "from fast_style.benchmark import folder_part; extra = time.perf_counter() - began; "
+                "print(json.dumps({**folder_part(*sys.argv[1:]), 'extra_import_s': extra}))")
+INFER = Path(__file__).resolve().parent.parent / "scripts" / "infer.py"
+
+
+def _timed(command: Sequence[str]) -> tuple[float, str]:
+    """Wall seconds of ``command`` (a fresh process) and its stdout; a failure is raised with its stderr."""
+    began = time.perf_counter()
+    child = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - began
+    if child.returncode != 0:
+        raise RuntimeError(f"benchmark folder case: {' '.join(command[:3])} failed:\n{child.stderr[-3000:]}")
+    return seconds, child.stdout
+
+
+def measure_folder(cfg: DictConfig) -> dict[str, Any]:
+    """The whole ``infer.py`` command on the first ``bench.folder.photos`` photos of ``data_root`` (their
+    own mixed sizes, default settings) against the classic per-image loop in one process and against what
+    the forward pass predicts; each in a fresh process, one after the other."""
+    spec = cfg.bench.folder
+    files = find_images(cfg.data_root)[:spec.photos]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        photos = root / "photos"
+        photos.mkdir()
+        for path in files:
+            shutil.copy(path, photos / path.name)
+        model_cfg = model_config(spec.model)
+        model_file = export_model(root / "model.pt", styled_transformer(model_cfg), {"model": model_cfg})
+        args = [str(model_file), str(photos)]
+        settings = [str(cfg.device), str(cfg.infer_precision)]
+        classic_wall, out = _timed([sys.executable, "-c", FOLDER_CHILD, "classic", *args, str(root / "classic"), *settings])
+        classic = json.loads(out.strip().splitlines()[-1])
+        _, out = _timed([sys.executable, "-c", FOLDER_CHILD, "forward", *args, "-", *settings])
+        forward = json.loads(out.strip().splitlines()[-1])
+        wall, out = _timed([sys.executable, str(INFER), f"model={model_file}", f"input={photos}",
+                            f"output={root / 'ours'}", f"device={cfg.device}", f"precision={cfg.infer_precision}",
+                            "progress=false"])
+    found = re.search(r"throughput: ([\d.e+]+) images/s", out)
+    if found is None:
+        raise RuntimeError(f"benchmark folder case: infer.py printed no throughput line:\n{out[-2000:]}")
+    sizes = {read_photo(path).shape for path in files}
+    n = len(files)
+    result = {"model_name": spec.model, "photos": n, "sizes": len(sizes), "classic_loop_s": classic["loop_s"],
+              "classic_process_s": classic_wall - classic["extra_import_s"], "forward_s": forward["forward_s"],
+              "infer_wall_s": wall, "infer_loop_images_per_s": float(found.group(1))}
+    result["forward_images_per_s"] = n / result["forward_s"]
+    result["whole_vs_classic_process"] = result["classic_process_s"] / wall
+    result["whole_vs_classic_loop"] = result["classic_loop_s"] / wall
+    result["forward_vs_infer_loop"] = result["forward_images_per_s"] / result["infer_loop_images_per_s"]
+    return result
+
+
+def format_folder(r: Mapping[str, Any]) -> str:
+    """The folder case's figures and ratios, with the targets of docs/performance.md."""
+    return "\n".join([
+        f"folder   {r['model_name']}: {r['photos']} photos in {r['sizes']} sizes",
+        f"  classic per-image loop (float32, one process): loop {r['classic_loop_s']:.1f} s "
+        f"({r['photos'] / r['classic_loop_s']:.2f} images/s), whole process {r['classic_process_s']:.1f} s",
+        f"  forward pass alone (warm, each photo at its size): {r['forward_s']:.1f} s "
+        f"({r['forward_images_per_s']:.2f} images/s)",
+        f"  infer.py whole command: {r['infer_wall_s']:.1f} s; in its loop {r['infer_loop_images_per_s']:.2f} images/s",
+        f"  whole command vs classic process: {r['whole_vs_classic_process']:.2f}x faster "
+        f"(vs the classic loop alone: {r['whole_vs_classic_loop']:.2f}x); target >= 3x",
+        f"  forward-pass images/s / infer.py in-loop images/s: {r['forward_vs_infer_loop']:.2f}; target <= 1.3",
+    ])
+
+
 def machine(device: torch.device) -> dict[str, Any]:
     """What the figures were measured on."""
     cpu = platform.processor()
@@ -234,11 +357,13 @@ def cases(cfg: DictConfig) -> list[dict[str, Any]]:
         for size in bench.infer.sizes:
             for batch in dict.fromkeys([1, bench.infer.batch_size]):
                 shapes.append(("infer", name, size, batch, bench.infer))
-    shapes.append(("optimize", bench.models[0], bench.optimize.size, 1, bench.optimize))
+    if bench.models:
+        shapes.append(("optimize", bench.models[0], bench.optimize.size, 1, bench.optimize))
     if cfg.data_root is not None:
         if not Path(cfg.data_root).is_dir() or not find_images(cfg.data_root):
             raise FastStyleError(f"data_root={cfg.data_root}: no images there; point it at a folder of photos")
-        shapes.append(("data", "-", bench.data.size, bench.data.batch_size, bench.data))
+        if bench.get("data"):
+            shapes.append(("data", "-", bench.data.size, bench.data.batch_size, bench.data))
     return [{**common, "kind": kind, "variant": variant, "model_name": name,
              "model": model_config(name) if name != "-" else None, "data_root": cfg.data_root,
              "size": size, "batch_size": batch, "warmup": spec.warmup, "steps": spec.steps}

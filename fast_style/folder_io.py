@@ -7,6 +7,7 @@ A file that cannot be decoded is reported and skipped, and the run goes on.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import warnings
@@ -117,11 +118,12 @@ Item = tuple[int, torch.Tensor | None, str | None]
 class PhotoFiles(Dataset):
     """Decodes ``files[i]`` to uint8 ``[3, H, W]`` (long side capped at ``max_size``) on a worker and
     returns ``(i, tensor, None)``, or ``(i, None, reason)`` when the file cannot be decoded. Bytes, not
-    floats, wait in the loader's queue: a 24-megapixel photo takes 72 MB there instead of 288 MB."""
+    floats, wait in the loader's queue: a 24-megapixel photo takes 72 MB there instead of 288 MB.
+    ``fast_jpeg``: see :func:`read_photo`."""
 
     def __init__(self, files: Sequence[Path], max_size: int | None = None,
-                 max_pixels: int | None = DEFAULT_MAX_PIXELS) -> None:
-        self.files, self.max_size, self.max_pixels = list(files), max_size, max_pixels
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS, fast_jpeg: bool = True) -> None:
+        self.files, self.max_size, self.max_pixels, self.fast_jpeg = list(files), max_size, max_pixels, fast_jpeg
 
     def __len__(self) -> int:
         return len(self.files)
@@ -129,7 +131,7 @@ class PhotoFiles(Dataset):
     def __getitem__(self, index: int) -> Item:
         try:
             with pixel_limit(self.max_pixels):
-                return index, fit_long_side(read_photo(self.files[index]), self.max_size), None
+                return index, fit_long_side(read_photo(self.files[index], self.fast_jpeg), self.max_size), None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
             return index, None, (f"refused as a possible decompression bomb ({err}); raise max_pixels "
                                  f"(now {self.max_pixels}) if you trust this file")
@@ -160,7 +162,16 @@ def _as_list(items: list[Item]) -> list[Item]:
     return items
 
 
-def stylize_folder(stylizer: Stylizer, jobs: Sequence[Job], batch_size: int = 8, num_workers: int = 0,
+def decode_workers(setting: int | str, device: torch.device) -> int:
+    """``auto``: no worker processes on the CPU, where the network's threads already use every core and
+    decoding takes about 1% of a photo's time, so workers only take cores from it (docs/performance.md);
+    up to 4 on a GPU, which a single decoding process would leave waiting."""
+    if setting == "auto":
+        return 0 if device.type == "cpu" else min(4, os.cpu_count() or 1)
+    return whole("num_workers", setting, 0, hint="auto, or 0 to decode in this process")
+
+
+def stylize_folder(stylizer: Stylizer, jobs: Sequence[Job], batch_size: int = 8, num_workers: int | str = "auto",
                    max_size: int | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS, quality: int = 95,
                    progress: bool = True) -> Summary:
     """Stylise every job's source into its target; undecodable files get one line on stderr and are counted."""
@@ -168,9 +179,9 @@ def stylize_folder(stylizer: Stylizer, jobs: Sequence[Job], batch_size: int = 8,
     whole("quality", quality, 1, 100, hint="JPEG/WebP quality; 95 is visually lossless")
     whole("max_size", max_size, 8, optional=True, hint="null keeps sizes, else the long side in px")
     whole("max_pixels", max_pixels, 1, optional=True, hint="null turns the decompression-bomb check off")
-    whole("num_workers", num_workers, 0, hint="0 decodes in this process")
+    num_workers = decode_workers(num_workers, stylizer.device)
     progress = flag("progress", progress)
-    dataset = PhotoFiles([job.source for job in jobs], max_size, max_pixels)
+    dataset = PhotoFiles([job.source for job in jobs], max_size, max_pixels, fast_jpeg=stylizer.device.type != "cpu")
     loader = DataLoader(dataset, batch_sampler=size_batches(dataset, batch_size), num_workers=num_workers,
                         collate_fn=_as_list, pin_memory=stylizer.device.type == "cuda")
     summary, start = Summary(), time.perf_counter()

@@ -12,10 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageOps
-from torchvision.io import ImageReadMode, decode_jpeg, read_file
-from torchvision.transforms.v2 import InterpolationMode
-from torchvision.transforms.v2 import functional as TF
 
 from fast_style.atomic import atomic_write
 from fast_style.errors import FastStyleError
@@ -89,31 +87,44 @@ def tensor_to_pil(tensor: torch.Tensor) -> Image.Image:
     return Image.fromarray(array, "RGB")
 
 
-def read_photo(path: str | Path) -> torch.Tensor:
+def pil_to_uint8(image: Image.Image) -> torch.Tensor:
+    """RGB PIL image -> ``uint8 [3, H, W]``, as torchvision's ``pil_to_tensor`` (see :func:`read_photo`)."""
+    return torch.from_numpy(np.array(image)).permute(2, 0, 1)
+
+
+def read_photo(path: str | Path, fast_jpeg: bool = True) -> torch.Tensor:
     """Decode ``path`` to RGB ``uint8 [3, H, W]``, honouring EXIF orientation; errors as :func:`load_image`.
 
-    JPEGs (nearly every photo) are decoded by torchvision.io's libjpeg-turbo decoder straight into a
-    tensor: the same pixels as Pillow's, 1.4-1.7x its speed per core (``data`` in scripts/benchmark.py),
-    which is what feeds a fast GPU. Pillow reads the header first, so its decompression-bomb limit still
-    applies, and decodes every other format."""
-    with Image.open(path) as image:
-        is_jpeg = image.format == "JPEG"
-    if not is_jpeg:
-        return TF.pil_to_tensor(load_image(path))
-    try:
-        return decode_jpeg(read_file(str(path)), mode=ImageReadMode.RGB, apply_exif_orientation=True)
-    except RuntimeError as err:  # "decode_jpeg, <source file:line>, Image is incomplete or truncated"
-        raise OSError(f"{path}: {str(err).split(', ')[-1]}") from err
+    With ``fast_jpeg``, JPEGs (nearly every photo) are decoded by torchvision.io's libjpeg-turbo decoder
+    straight into a tensor: the same pixels as Pillow's, 1.4-1.7x its speed per core (``data`` in
+    scripts/benchmark.py), which is what feeds a fast GPU; Pillow reads the header first, so its
+    decompression-bomb limit still applies. Without it everything is decoded by Pillow, and torchvision
+    (over a second of start-up, see docs/performance.md) is never imported: what ``infer.py`` does on the
+    CPU, where the network takes a hundred times longer than decoding."""
+    if fast_jpeg:
+        with Image.open(path) as image:
+            is_jpeg = image.format == "JPEG"
+        if is_jpeg:
+            from torchvision.io import ImageReadMode, decode_jpeg, read_file
+
+            try:
+                return decode_jpeg(read_file(str(path)), mode=ImageReadMode.RGB, apply_exif_orientation=True)
+            except RuntimeError as err:  # "decode_jpeg, <source file:line>, Image is incomplete or truncated"
+                raise OSError(f"{path}: {str(err).split(', ')[-1]}") from err
+    return pil_to_uint8(load_image(path))
 
 
 def fit_long_side(image: torch.Tensor, max_size: int | None) -> torch.Tensor:
-    """``image [..., H, W]`` shrunk (antialiased bicubic) so its long side is at most ``max_size``; never enlarged."""
+    """``image [..., 3, H, W]`` shrunk (antialiased bicubic, as torchvision's ``resize``: uint8 stays uint8)
+    so its long side is at most ``max_size``; never enlarged."""
     height, width = image.shape[-2:]
     if max_size is None or max(height, width) <= max_size:
         return image
     scale = max_size / max(height, width)
     size = [max(1, round(height * scale)), max(1, round(width * scale))]
-    return TF.resize(image, size, interpolation=InterpolationMode.BICUBIC, antialias=True)
+    flat = image.reshape(-1, *image.shape[-3:])
+    resized = F.interpolate(flat, size=size, mode="bicubic", antialias=True, align_corners=False)
+    return resized.reshape(*image.shape[:-2], *size)
 
 
 def read_tensor(path: str | Path, max_size: int | None = None) -> torch.Tensor:

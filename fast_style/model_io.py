@@ -10,7 +10,7 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -19,9 +19,11 @@ from fast_style.assets import cache_dir, file_sha256
 from fast_style.atomic import atomic_write
 from fast_style.config import group_config
 from fast_style.errors import FastStyleError, load_failure
-from fast_style.losses import PerceptualLoss, build_loss
 from fast_style.style import load_style, style_path
 from fast_style.transformer import TransformerNet
+
+if TYPE_CHECKING:  # imported where used: the loss pulls in torchvision, which infer.py does not need (1.2 s)
+    from fast_style.losses import PerceptualLoss
 
 # fast_style/1 files hold networks that predicted in logit space (see transformer.py); their weights
 # mean something else to today's network, so they are refused rather than silently misread.
@@ -143,6 +145,8 @@ def find_vgg_weights(meta: Mapping[str, Any], assets_dir: str | Path | None) -> 
 def loss_for_model(meta: Mapping[str, Any], assets_dir: str | Path | None = None,
                    style_image: str | None = None) -> PerceptualLoss:
     """The training loss of a model file, rebuilt by ``build_loss`` from its stored configuration."""
+    from fast_style.losses import build_loss
+
     missing = [key for key in ("loss", "style", "vgg") if not isinstance(meta.get(key), Mapping)]
     if missing:
         raise FastStyleError(f"the model file carries no {'/'.join(missing)} metadata, so its training loss "

@@ -1,4 +1,5 @@
-"""Measure training, inference, L-BFGS and data-loading speed and memory against the textbook implementation.
+"""Measure training, inference, L-BFGS and data-loading speed and memory against the textbook implementation,
+and the whole ``infer.py`` command on a folder of mixed-size photos against the classic per-image loop.
 
 ``python scripts/benchmark.py [bench=quick] [device=cpu] [bench.models=[small]]`` prints a table and writes
 ``<run>/benchmark.json`` (every measurement, ours/baseline ratios, the machine). Each case runs in a fresh
@@ -15,7 +16,7 @@ import hydra
 from omegaconf import DictConfig
 
 from fast_style.atomic import atomic_write
-from fast_style.benchmark import cases, format_table, machine, measure, ratios
+from fast_style.benchmark import cases, format_folder, format_table, machine, measure, measure_folder, ratios
 from fast_style.config import run_or_exit, to_dict
 from fast_style.devices import choose_device
 from fast_style.outputs import check_output
@@ -27,12 +28,18 @@ def run(cfg: DictConfig) -> Path:
     todo = cases(cfg)
     print(f"machine: {machine(device)}; {len(todo)} measurements, each in a fresh process", flush=True)
     if cfg.data_root is None:
-        print("data loading: not measured; give data_root=<photo folder> (or set FAST_STYLE_DATA)", flush=True)
+        print("data loading and the photo folder: not measured; give data_root=<photo folder> (or set FAST_STYLE_DATA)",
+              flush=True)
     results = measure(todo, on_result=lambda r: print(
         f"  {r['kind']} {r['model_name']} {r['size']}px x{r['batch_size']} {r['variant']}: "
         f"{r['items_per_s']:.3f}/s, peak {r['peak_memory_mb']:.0f} MB", flush=True))
-    print(format_table(results))
-    report = {"machine": machine(device), "config": to_dict(cfg), "results": results, "ratios": ratios(results)}
+    if results:
+        print(format_table(results))
+    folder = measure_folder(cfg) if cfg.data_root is not None and cfg.bench.get("folder") else None
+    if folder is not None:
+        print(format_folder(folder))
+    report = {"machine": machine(device), "config": to_dict(cfg), "results": results, "ratios": ratios(results),
+              "folder": folder}
     with atomic_write(output) as tmp:
         Path(tmp).write_text(json.dumps(report, indent=2))
     return output

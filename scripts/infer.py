@@ -12,16 +12,18 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from fast_style.config import run_or_exit  # also registers ${workers:}
+from fast_style.config import run_or_exit
 from fast_style.devices import choose_device
 from fast_style.export import load_any_model
 from fast_style.folder_io import plan_jobs, stylize_folder
 from fast_style.inference import Stylizer, choose_precision, for_inference
+from fast_style.malloc import reuse_freed_memory
 
 
 def infer(cfg: DictConfig) -> int:
     """Run the whole folder; return the exit status."""
     jobs, existing = plan_jobs(cfg.input, cfg.output, cfg.format, cfg.overwrite)
+    reuse_freed_memory()  # before the first forward pass: activations reuse freed buffers instead of faulting in
     device = choose_device(str(cfg.device))
     precision = choose_precision(str(cfg.precision), device)
     model, meta = load_any_model(cfg.model, device)

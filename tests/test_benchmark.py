@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from fast_style.benchmark import TextbookLoss, cases, format_table, ratios
+from fast_style.benchmark import TextbookLoss, cases, classic_stylize, format_table, ratios, styled_transformer
 from fast_style.config import compose_config
 from fast_style.errors import FastStyleError
+from fast_style.image_io import find_images, read_tensor, save_image
+from fast_style.inference import Stylizer
 from fast_style.losses import PerceptualLoss
 from fast_style.vgg import VGGFeatures
 
@@ -35,6 +37,12 @@ def test_quick_benchmark_writes_every_figure(tmp_path: Path, assets: Path) -> No
     assert {r["kind"] for r in report["ratios"]} == {"train", "infer", "optimize", "data"}
     assert all(r["speedup"] > 0 for r in report["ratios"])
     assert "x base" in result.stdout
+    folder = report["folder"]  # the first 2 photos of data_root through infer.py, the classic loop, the forward pass
+    assert (folder["model_name"], folder["photos"]) == ("small", 2)
+    for key in ("classic_loop_s", "classic_process_s", "forward_s", "infer_wall_s", "infer_loop_images_per_s",
+                "whole_vs_classic_process", "whole_vs_classic_loop", "forward_vs_infer_loop"):
+        assert folder[key] > 0, key
+    assert "target >= 3x" in result.stdout and "target <= 1.3" in result.stdout
 
 
 def test_unknown_model_is_named_and_exits_2(tmp_path: Path) -> None:
@@ -69,6 +77,7 @@ def test_cases_pair_each_measurement_with_its_baseline() -> None:
     assert {c["kind"] for c in todo} == {"train", "infer", "optimize", "data"}
     assert all(c["model"]["channels"] == [16, 32, 64] for c in todo if c["kind"] != "data")
     assert len(cases(compose_config("benchmark", ["bench=quick", "baseline=false", "data_root=null"]))) == 6
+    assert cases(compose_config("benchmark", ["bench=folder", f"data_root={COCO}"])) == []  # the folder case alone
 
 
 def test_textbook_baseline_computes_the_same_loss() -> None:
@@ -93,3 +102,17 @@ def test_ratio_pairs_each_case_with_its_baseline() -> None:
     assert ratios(results) == [{"kind": "infer", "model_name": "small", "size": 64, "batch_size": 1,
                                 "speedup": 2.5, "memory_ratio": 0.5}]
     assert "2.50x" in format_table(results)
+
+
+def test_classic_loop_writes_each_photo_stylised_under_its_name(tmp_path: Path) -> None:
+    net = styled_transformer({"channels": [8, 16, 32], "num_res_blocks": 1}).eval()
+    photos = []
+    for i, size in enumerate([(40, 30), (27, 35)]):  # PNG in, PNG out: no JPEG loss in the comparison
+        photos.append(tmp_path / f"p{i}.png")
+        save_image(read_tensor(find_images(COCO)[i])[:, :size[1], :size[0]], photos[-1])
+    classic_stylize(net, photos, tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["p0.png", "p1.png"]
+    for path in photos:
+        ours = Stylizer(net, torch.device("cpu"))(read_tensor(path)[None])[0]
+        classic = read_tensor(tmp_path / "out" / path.name)
+        assert classic.shape == ours.shape and (classic - ours).abs().max() <= 1.01 / 255  # truncated to 8 bits

@@ -12,7 +12,7 @@ from PIL import Image
 
 from fast_style.data import ImageFolderDataset, PhotoDataModule, photo_transform
 from fast_style.errors import FastStyleError
-from fast_style.image_io import find_images, load_image, read_photo
+from fast_style.image_io import find_images, fit_long_side, load_image, read_photo
 
 
 def gradient(size: tuple[int, int] = (40, 30)) -> np.ndarray:
@@ -53,9 +53,22 @@ def test_modes_are_converted_to_rgb(photo_folder: Path, name: str) -> None:
     array = np.asarray(image, dtype=float)
     # The left-to-right ramp survives the conversion (16-bit is scaled down, not clipped at 255).
     assert array[:, -1].mean() - array[:, 0].mean() > 60
-    # JPEGs take torchvision's decoder, the rest Pillow's: the same pixels either way.
-    photo = read_photo(photo_folder / name)
-    assert photo.dtype == torch.uint8 and torch.equal(photo, torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1))
+    # JPEGs take torchvision's decoder, the rest Pillow's (all of them without fast_jpeg): the same pixels either way.
+    pixels = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)
+    for fast_jpeg in (True, False):
+        photo = read_photo(photo_folder / name, fast_jpeg)
+        assert photo.dtype == torch.uint8 and torch.equal(photo, pixels)
+
+
+def test_fit_long_side_shrinks_as_torchvision_resize_does() -> None:
+    from torchvision.transforms.v2 import InterpolationMode
+    from torchvision.transforms.v2 import functional as TF
+
+    photo = torch.from_numpy(gradient((61, 37)).astype(np.uint8)).permute(2, 0, 1)
+    small = fit_long_side(photo, 24)
+    assert small.dtype == torch.uint8 and small.shape == (3, 15, 24)
+    assert torch.equal(small, TF.resize(photo, [15, 24], interpolation=InterpolationMode.BICUBIC, antialias=True))
+    assert fit_long_side(photo, 61) is photo and fit_long_side(photo, None) is photo
 
 
 def test_jpeg_exif_orientation_is_applied(tmp_path: Path) -> None:

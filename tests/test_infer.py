@@ -17,8 +17,8 @@ from conftest import run_script
 from fast_style.devices import choose_device
 from fast_style.errors import FastStyleError
 from fast_style.export import load_any_model
-from fast_style.folder_io import plan_jobs, stylize_folder
-from fast_style.image_io import load_image
+from fast_style.folder_io import decode_workers, plan_jobs, stylize_folder
+from fast_style.image_io import load_image, read_tensor, save_image
 from fast_style.inference import Stylizer, choose_precision, for_inference, luminance
 from fast_style.model_io import load_model
 from fast_style.tiling import ramp, tile_starts
@@ -106,6 +106,40 @@ def test_contract_stylises_a_mixed_folder_and_reports_broken_files(tmp_path: Pat
     todo, existing = plan_jobs(src, out)
     assert (sorted(str(j.source.relative_to(src)) for j in todo), existing) == (sorted(bad), len(good))
     assert len(plan_jobs(src, out, overwrite=True)[0]) == len(good) + len(bad)
+
+
+def test_folder_outputs_equal_each_photo_stylised_alone(tmp_path: Path, styled: torch.nn.Module, capsys) -> None:
+    """Sorting by size and batching equal sizes change nothing: every output has its photo's size, name and
+    format and the pixels of that photo stylised by itself; a broken file is named and counted."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    names = {"b.png": photo(40, 32, 0), "a.png": photo(40, 32, 1), "c.png": photo(40, 32, 2),  # one size: batched
+             "odd.png": photo(37, 53, 3), "wide.png": photo(61, 20, 4), "j.jpg": photo(44, 36, 5), "w.webp": photo(30, 30, 6)}
+    for name, image in names.items():
+        image.save(src / name, quality=95)
+    (src / "broken.png").write_bytes(b"not a png")
+    stylizer = Stylizer(styled, CPU)
+    summary = stylize_folder(stylizer, plan_jobs(src, out)[0], batch_size=2, progress=False)
+    assert (summary.stylized, summary.skipped) == (len(names), 1)
+    assert [line for line in capsys.readouterr().err.splitlines() if line.startswith("skipped ")] == \
+        [f"skipped {src / 'broken.png'}: cannot be decoded (UnidentifiedImageError: cannot identify image file "
+         f"{str(src / 'broken.png')!r})"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(names)
+    for name in names:
+        alone = save_image(stylizer(read_tensor(src / name)[None])[0], tmp_path / "alone" / name)  # same encoder
+        written = Image.open(out / name)
+        assert written.format == {".png": "PNG", ".jpg": "JPEG", ".webp": "WEBP"}[Path(name).suffix]
+        assert written.size == names[name].size
+        gap = np.abs(np.asarray(written.convert("RGB"), np.int16) - np.asarray(Image.open(alone).convert("RGB"), np.int16))
+        assert gap.max() <= 1 if name.endswith(".png") else gap.mean() < 0.5, name  # float noise, then lossy coding
+
+
+def test_decode_workers_leave_the_cpu_to_the_network() -> None:
+    assert decode_workers("auto", CPU) == 0
+    assert decode_workers("auto", torch.device("cuda")) == min(4, os.cpu_count() or 1)
+    assert decode_workers(3, CPU) == 3
+    with pytest.raises(FastStyleError, match=r"^num_workers=many: use a whole number from 0"):
+        decode_workers("many", CPU)
 
 
 def test_output_paths_never_replace_inputs_or_each_other(tmp_path: Path) -> None:
