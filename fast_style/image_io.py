@@ -23,9 +23,10 @@ from fast_style.errors import FastStyleError
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm")
 
 
-def find_images(root: str | Path) -> list[Path]:
-    """All image files under ``root`` (recursive, sorted) or ``[root]`` for a single file. Linked folders
-    are followed; a link back to a folder already searched (a loop) is skipped with a warning."""
+def find_images(root: str | Path, extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> list[Path]:
+    """All image files (or files with other ``extensions``) under ``root`` (recursive, sorted) or ``[root]``
+    for a single file. Linked folders are followed; a link back to a folder already searched (a loop) is
+    skipped with a warning."""
     root = Path(root)
     if root.is_file():
         return [root]
@@ -39,7 +40,7 @@ def find_images(root: str | Path) -> list[Path]:
             subfolders.clear()
             continue
         searched.add(real)
-        found += [Path(folder, name) for name in names if Path(name).suffix.lower() in IMAGE_EXTENSIONS]
+        found += [Path(folder, name) for name in names if Path(name).suffix.lower() in extensions]
     return sorted(p for p in found if p.is_file())
 
 
