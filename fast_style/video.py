@@ -142,6 +142,16 @@ def _write(writer: VideoWriter, times: list[float], stylized: torch.Tensor) -> N
         writer.write(seconds, np.ascontiguousarray(image))
 
 
+def stylized_batches(stylizer: Stylizer, source: Path, info: VideoInfo, size: tuple[int, int], batch_size: int
+                     ) -> Iterator[tuple[list[float], torch.Tensor, torch.Tensor]]:
+    """The film decoded on a background thread and stylised batch by batch: (frame times, frames as
+    ``uint8 [B, 3, H, W]`` at ``size``, stylised frames as float in [0, 1])."""
+    for times, images in batches(prefetch(read_frames(source, info), 2 * batch_size), batch_size):
+        if images.shape[-2:] != size:
+            images = TF.resize(images, list(size), interpolation=InterpolationMode.BICUBIC, antialias=True)
+        yield times, images, stylizer(images.float().div_(255))
+
+
 def stylize_video(stylizer: Stylizer, job: Job, settings: VideoSettings, batch_size: int = 8,
                   max_size: int | None = None, bar: tqdm | None = None) -> int:
     """Stylise ``job.source`` into ``job.target`` (atomically); returns the frame count. Raises
@@ -157,11 +167,8 @@ def stylize_video(stylizer: Stylizer, job: Job, settings: VideoSettings, batch_s
         try:
             with ThreadPoolExecutor(max_workers=1) as encoder:
                 pending: deque[Future[None]] = deque()
-                for times, images in batches(prefetch(read_frames(job.source, info), 2 * batch_size), batch_size):
-                    if images.shape[-2:] != (height, width):
-                        images = TF.resize(images, [height, width], interpolation=InterpolationMode.BICUBIC,
-                                           antialias=True)
-                    pending.append(encoder.submit(_write, writer, times, stylizer(images.float().div_(255))))
+                for times, _, stylized in stylized_batches(stylizer, job.source, info, (height, width), batch_size):
+                    pending.append(encoder.submit(_write, writer, times, stylized))
                     while len(pending) > 2:
                         pending.popleft().result()
                     frames += len(times)
