@@ -18,6 +18,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -32,14 +33,18 @@ from torchvision.transforms import v2
 from fast_style.config import group_config, group_options, to_dict
 from fast_style.data import photo_transform
 from fast_style.errors import FastStyleError
+from fast_style.folder_io import Job
 from fast_style.devices import choose_device, synchronize, use_channels_last
 from fast_style.image_io import find_images, read_photo
 from fast_style.inference import Stylizer, choose_precision, for_inference
 from fast_style.losses import PerceptualLoss, build_loss
 from fast_style.model_io import build_transformer
 from fast_style.optimize import optimize
+from fast_style.still_film import write_still_film
 from fast_style.style import load_style
 from fast_style.train_fast_path import apply_to_training, set_backends, train_precision
+from fast_style.video import stylize_video
+from fast_style.video_io import VideoSettings
 
 AUTOCAST = {"bf16": torch.bfloat16, "16": torch.float16}
 
@@ -151,16 +156,21 @@ def _train_step(case: Mapping[str, Any], device: torch.device) -> tuple[Callable
     return step, settings
 
 
+def _our_stylizer(net: nn.Module, case: Mapping[str, Any], device: torch.device) -> tuple[Stylizer, dict[str, Any]]:
+    """``net`` prepared as ``infer.py`` prepares it, and the settings chosen."""
+    perf = case["perf"]
+    set_backends(perf["cudnn_benchmark"])
+    precision = choose_precision(case["infer_precision"], device)
+    channels_last = use_channels_last(perf["channels_last"], device.type, precision != torch.float32)
+    stylizer = Stylizer(for_inference(net, device, precision, channels_last), device, precision)
+    return stylizer, {"precision": str(precision).removeprefix("torch."), "channels_last": channels_last}
+
+
 def _infer_step(case: Mapping[str, Any], device: torch.device) -> tuple[Callable[[], object], dict[str, Any]]:
     net = styled_transformer(case["model"]).eval()
     photos = torch.rand(case["batch_size"], 3, case["size"], case["size"])
     if case["variant"] == "ours":
-        perf = case["perf"]
-        set_backends(perf["cudnn_benchmark"])
-        precision = choose_precision(case["infer_precision"], device)
-        channels_last = use_channels_last(perf["channels_last"], device.type, precision != torch.float32)
-        stylizer = Stylizer(for_inference(net, device, precision, channels_last), device, precision)
-        settings = {"precision": str(precision).removeprefix("torch."), "channels_last": channels_last}
+        stylizer, settings = _our_stylizer(net, case, device)
         return lambda: stylizer(photos), settings
     net = net.to(device)
 
@@ -195,6 +205,26 @@ def _data_step(case: Mapping[str, Any], device: torch.device) -> tuple[Callable[
         load = lambda path: textbook(Image.open(path).convert("RGB"))  # noqa: E731
     photos = itertools.cycle(files)
     return lambda: [load(next(photos)) for _ in range(case["batch_size"])], {"precision": "uint8"}
+
+
+def _video_step(case: Mapping[str, Any], device: torch.device) -> tuple[Callable[[], object], dict[str, Any]]:
+    """A stand-in film (a camera move over the first photo of ``data_root``, else over a synthetic picture;
+    see fast_style/still_film.py) decoded, stylised and encoded as ``infer.py`` does it: one step is the
+    whole film, ``batch_size`` its frame count, so items/s are frames/s. ``size`` is ``WIDTHxHEIGHT``."""
+    width, height = map(int, str(case["size"]).split("x"))
+    scratch = tempfile.TemporaryDirectory(prefix="fast_style_video_")  # deleted when the process ends
+    folder = Path(scratch.name)
+    photos = find_images(case["data_root"]) if case["data_root"] else []
+    y, x = torch.meshgrid(torch.linspace(0, 1, 2 * height), torch.linspace(0, 1, 2 * width), indexing="ij")
+    picture = read_photo(photos[0]) if photos else (torch.stack([x, y, (x * 7).sin().abs()]) * 255).to(torch.uint8)
+    film = write_still_film(picture, folder / "film.mp4", width, height, frames=case["batch_size"])
+    stylizer, settings = _our_stylizer(styled_transformer(case["model"]).eval(), case, device)
+    job = Job(film, folder / "styled.mp4")
+
+    def step(scratch: tempfile.TemporaryDirectory = scratch) -> int:  # the folder lives while steps run
+        return stylize_video(stylizer, job, VideoSettings(), batch_size=case["video_batch"])
+
+    return step, settings
 
 
 def machine(device: torch.device) -> dict[str, Any]:
@@ -239,13 +269,20 @@ def cases(cfg: DictConfig) -> list[dict[str, Any]]:
         if not Path(cfg.data_root).is_dir() or not find_images(cfg.data_root):
             raise FastStyleError(f"data_root={cfg.data_root}: no images there; point it at a folder of photos")
         shapes.append(("data", "-", bench.data.size, bench.data.batch_size, bench.data))
-    return [{**common, "kind": kind, "variant": variant, "model_name": name,
+    todo = [{**common, "kind": kind, "variant": variant, "model_name": name,
              "model": model_config(name) if name != "-" else None, "data_root": cfg.data_root,
              "size": size, "batch_size": batch, "warmup": spec.warmup, "steps": spec.steps}
             for kind, name, size, batch, spec in shapes for variant in variants]
+    video = bench.get("video")  # films: ours only (decode + stylise + encode; no textbook counterpart)
+    if video is not None:
+        todo += [{**common, "kind": "video", "variant": "ours", "model_name": name, "model": model_config(name),
+                  "data_root": cfg.data_root, "size": size, "batch_size": video.frames, "video_batch": video.batch_size,
+                  "warmup": video.warmup, "steps": video.steps} for name in bench.models for size in video.sizes]
+    return todo
 
 
-STEPS = {"train": _train_step, "infer": _infer_step, "optimize": _optimize_step, "data": _data_step}
+STEPS = {"train": _train_step, "infer": _infer_step, "optimize": _optimize_step, "data": _data_step,
+         "video": _video_step}
 
 
 def run_case(case: Mapping[str, Any]) -> dict[str, Any]:

@@ -28,10 +28,12 @@ def test_quick_benchmark_writes_every_figure(tmp_path: Path, assets: Path) -> No
     report = json.loads(out.read_text())
     assert report["machine"]["cpu"] and report["machine"]["device"] == "cpu"
     kinds = {(r["kind"], r["variant"]) for r in report["results"]}
-    assert kinds == {(k, v) for k in ("train", "infer", "optimize", "data") for v in ("baseline", "ours")}
+    assert kinds == {(k, v) for k in ("train", "infer", "optimize", "data") for v in ("baseline", "ours")} | {
+        ("video", "ours")}
     for r in report["results"]:
         assert r["items_per_s"] > 0 and r["ms_per_item"] > 0 and r["peak_memory_mb"] > 0, r
-        assert r["model_name"] == ("-" if r["kind"] == "data" else "small") and r["size"] == 32
+        assert r["model_name"] == ("-" if r["kind"] == "data" else "small")
+        assert r["size"] == ("64x36" if r["kind"] == "video" else 32)
     assert {r["kind"] for r in report["ratios"]} == {"train", "infer", "optimize", "data"}
     assert all(r["speedup"] > 0 for r in report["ratios"])
     assert "x base" in result.stdout
