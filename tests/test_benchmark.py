@@ -68,9 +68,11 @@ def test_cases_pair_each_measurement_with_its_baseline() -> None:
     cfg = compose_config("benchmark", ["bench=quick", f"data_root={COCO}"])
     todo = cases(cfg)
     assert [(c["kind"], c["variant"]) for c in todo[:2]] == [("train", "baseline"), ("train", "ours")]
-    assert {c["kind"] for c in todo} == {"train", "infer", "optimize", "data"}
+    assert {c["kind"] for c in todo} == {"train", "infer", "optimize", "data", "video"}
     assert all(c["model"]["channels"] == [16, 32, 64] for c in todo if c["kind"] != "data")
-    assert len(cases(compose_config("benchmark", ["bench=quick", "baseline=false", "data_root=null"]))) == 6
+    # Films have no textbook counterpart: ours only, WIDTHxHEIGHT, the frame count as the batch.
+    assert [(c["variant"], c["size"], c["batch_size"]) for c in todo if c["kind"] == "video"] == [("ours", "64x36", 4)]
+    assert len(cases(compose_config("benchmark", ["bench=quick", "baseline=false", "data_root=null"]))) == 7
 
 
 def test_textbook_baseline_computes_the_same_loss() -> None:
