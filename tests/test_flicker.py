@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from clips import make_clip
+from clips import make_clip, read_clip
 from conftest import COCO, run_script
 from fast_style.errors import FastStyleError
 from fast_style.flicker import film_flicker, warping_error
@@ -61,3 +61,16 @@ def test_film_flicker_reports_loss_and_refuses_bad_input(tmp_path: Path, styled_
         film_flicker(stylizer, tmp_path / "notes.mp4")
     with pytest.raises(FastStyleError, match=r"^max_frames=1: use a whole number from 2"):
         film_flicker(stylizer, clip, max_frames=1)
+
+
+def test_stand_in_film_from_a_photo(tmp_path: Path) -> None:
+    photo = sorted(COCO.rglob("*.jpg"))[1]
+    film = tmp_path / "pan.mp4"
+    result = run_script("make_film.py", f"photo={photo}", f"output={film}", "width=96", "height=64", "frames=12")
+    assert result.returncode == 0, result.stderr[-2000:]
+    info = read_clip(film)
+    assert len(info["times"]) == 12 and info["size"] == (96, 64)
+    moving = warping_error(zip(info["pixels"], info["pixels"]))
+    assert 0 < moving.input < 0.05 and moving.valid_share > 0.8  # a smooth camera move the flow follows
+    result = run_script("make_film.py", f"photo={photo}", f"output={tmp_path / 'pan.gif'}")
+    assert result.returncode == 2 and "output=" in result.stderr and not (tmp_path / "pan.gif").exists()
