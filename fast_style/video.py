@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+import av
 import numpy as np
 import torch
 from torchvision.transforms.v2 import InterpolationMode
@@ -136,19 +137,26 @@ def batches(frames: Iterable[tuple[float, torch.Tensor]], size: int) -> Iterator
         yield times, torch.stack(images)
 
 
-def _write(writer: VideoWriter, times: list[float], stylized: torch.Tensor) -> None:
+def _write(writer: VideoWriter, times: list[float], stylized: torch.Tensor, target: Path) -> None:
     pixels = stylized.mul(255).round_().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    for seconds, image in zip(times, pixels):
-        writer.write(seconds, np.ascontiguousarray(image))
+    try:
+        for seconds, image in zip(times, pixels):
+            writer.write(seconds, np.ascontiguousarray(image))
+    except av.error.FFmpegError as err:  # the encoder opens at the first frame: refused options show here
+        raise FastStyleError(f"cannot encode {target}: {err}; check the video.* settings") from err
 
 
 def stylized_batches(stylizer: Stylizer, source: Path, info: VideoInfo, size: tuple[int, int], batch_size: int
                      ) -> Iterator[tuple[list[float], torch.Tensor, torch.Tensor]]:
     """The film decoded on a background thread and stylised batch by batch: (frame times, frames as
     ``uint8 [B, 3, H, W]`` at ``size``, stylised frames as float in [0, 1])."""
-    for times, images in batches(prefetch(read_frames(source, info), 2 * batch_size), batch_size):
-        if images.shape[-2:] != size:
-            images = TF.resize(images, list(size), interpolation=InterpolationMode.BICUBIC, antialias=True)
+    def sized(frames: Iterator[tuple[float, torch.Tensor]]) -> Iterator[tuple[float, torch.Tensor]]:
+        for seconds, image in frames:  # frame by frame: a film may change size midway
+            if image.shape[-2:] != size:
+                image = TF.resize(image, list(size), interpolation=InterpolationMode.BICUBIC, antialias=True)
+            yield seconds, image
+
+    for times, images in batches(prefetch(sized(read_frames(source, info)), 2 * batch_size), batch_size):
         yield times, images, stylizer(images.float().div_(255))
 
 
@@ -168,7 +176,7 @@ def stylize_video(stylizer: Stylizer, job: Job, settings: VideoSettings, batch_s
             with ThreadPoolExecutor(max_workers=1) as encoder:
                 pending: deque[Future[None]] = deque()
                 for times, _, stylized in stylized_batches(stylizer, job.source, info, (height, width), batch_size):
-                    pending.append(encoder.submit(_write, writer, times, stylized))
+                    pending.append(encoder.submit(_write, writer, times, stylized, job.target))
                     while len(pending) > 2:
                         pending.popleft().result()
                     frames += len(times)

@@ -109,7 +109,7 @@ def _open(path: Path) -> av.container.InputContainer:
 def _rotation(container: av.container.InputContainer) -> int:
     """The display rotation of the first frame (the header only has it as side data on the frames)."""
     for frame in container.decode(video=0):
-        return int(round(frame.rotation)) % 360
+        return round(frame.rotation / 90) * 90 % 360  # players turn by quarter turns
     raise UnreadableVideo("holds no decodable video frame")
 
 

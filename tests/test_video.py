@@ -125,6 +125,14 @@ def test_outputs_never_replace_inputs_and_bad_settings_are_named(tmp_path: Path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["film.mp4"]
 
 
+def test_options_the_encoder_refuses_are_named_and_leave_no_file(tmp_path: Path, stylizer: Stylizer) -> None:
+    clip = make_clip(tmp_path / "film.mp4", frames=4, audio=None)
+    for settings in (VideoSettings(preset="bogus"), VideoSettings(pix_fmt="rgb48le")):
+        with pytest.raises(FastStyleError, match=r"^cannot encode .*out\.mp4: .*check the video\.\* settings"):
+            stylize_video(stylizer, Job(clip, tmp_path / "out" / "out.mp4"), settings)
+        assert list((tmp_path / "out").iterdir()) == []
+
+
 def test_bad_video_setting_exits_2_and_writes_nothing(tmp_path: Path, styled_model: Path) -> None:
     clip = make_clip(tmp_path / "film.mp4", frames=4, audio=None)
     result = run_script("infer.py", f"model={styled_model}", f"input={clip}", f"output={tmp_path / 'o.mp4'}",
