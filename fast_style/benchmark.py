@@ -37,6 +37,7 @@ from torchvision.transforms import ToTensor, v2
 from fast_style.config import group_config, group_options, to_dict
 from fast_style.data import photo_transform
 from fast_style.errors import FastStyleError
+from fast_style.folder_io import Job
 from fast_style.devices import choose_device, synchronize, use_channels_last
 from fast_style.image_io import find_images, read_photo
 from fast_style.inference import Stylizer, choose_precision, for_inference
@@ -44,8 +45,11 @@ from fast_style.losses import PerceptualLoss, build_loss
 from fast_style.malloc import reuse_freed_memory
 from fast_style.model_io import build_transformer, export_model, load_model
 from fast_style.optimize import optimize
+from fast_style.still_film import write_still_film
 from fast_style.style import load_style
 from fast_style.train_fast_path import apply_to_training, set_backends, train_precision
+from fast_style.video import stylize_video
+from fast_style.video_io import VideoSettings
 
 AUTOCAST = {"bf16": torch.bfloat16, "16": torch.float16}
 
@@ -157,17 +161,22 @@ def _train_step(case: Mapping[str, Any], device: torch.device) -> tuple[Callable
     return step, settings
 
 
+def _our_stylizer(net: nn.Module, case: Mapping[str, Any], device: torch.device) -> tuple[Stylizer, dict[str, Any]]:
+    """``net`` prepared as ``infer.py`` prepares it, and the settings chosen."""
+    perf = case["perf"]
+    set_backends(perf["cudnn_benchmark"])
+    reuse_freed_memory()  # as infer.py does
+    precision = choose_precision(case["infer_precision"], device)
+    channels_last = use_channels_last(perf["channels_last"], device.type, precision != torch.float32)
+    stylizer = Stylizer(for_inference(net, device, precision, channels_last), device, precision)
+    return stylizer, {"precision": str(precision).removeprefix("torch."), "channels_last": channels_last}
+
+
 def _infer_step(case: Mapping[str, Any], device: torch.device) -> tuple[Callable[[], object], dict[str, Any]]:
     net = styled_transformer(case["model"]).eval()
     photos = torch.rand(case["batch_size"], 3, case["size"], case["size"])
     if case["variant"] == "ours":
-        perf = case["perf"]
-        set_backends(perf["cudnn_benchmark"])
-        reuse_freed_memory()  # as infer.py does
-        precision = choose_precision(case["infer_precision"], device)
-        channels_last = use_channels_last(perf["channels_last"], device.type, precision != torch.float32)
-        stylizer = Stylizer(for_inference(net, device, precision, channels_last), device, precision)
-        settings = {"precision": str(precision).removeprefix("torch."), "channels_last": channels_last}
+        stylizer, settings = _our_stylizer(net, case, device)
         return lambda: stylizer(photos), settings
     net = net.to(device)
 
@@ -318,6 +327,24 @@ def format_folder(r: Mapping[str, Any]) -> str:
         f"(vs the classic loop alone: {r['whole_vs_classic_loop']:.2f}x); target >= 3x",
         f"  forward-pass images/s / infer.py in-loop images/s: {r['forward_vs_infer_loop']:.2f}; target <= 1.3",
     ])
+def _video_step(case: Mapping[str, Any], device: torch.device) -> tuple[Callable[[], object], dict[str, Any]]:
+    """A stand-in film (a camera move over the first photo of ``data_root``, else over a synthetic picture;
+    see fast_style/still_film.py) decoded, stylised and encoded as ``infer.py`` does it: one step is the
+    whole film, ``batch_size`` its frame count, so items/s are frames/s. ``size`` is ``WIDTHxHEIGHT``."""
+    width, height = map(int, str(case["size"]).split("x"))
+    scratch = tempfile.TemporaryDirectory(prefix="fast_style_video_")  # deleted when the process ends
+    folder = Path(scratch.name)
+    photos = find_images(case["data_root"]) if case["data_root"] else []
+    y, x = torch.meshgrid(torch.linspace(0, 1, 2 * height), torch.linspace(0, 1, 2 * width), indexing="ij")
+    picture = read_photo(photos[0]) if photos else (torch.stack([x, y, (x * 7).sin().abs()]) * 255).to(torch.uint8)
+    film = write_still_film(picture, folder / "film.mp4", width, height, frames=case["batch_size"])
+    stylizer, settings = _our_stylizer(styled_transformer(case["model"]).eval(), case, device)
+    job = Job(film, folder / "styled.mp4")
+
+    def step(scratch: tempfile.TemporaryDirectory = scratch) -> int:  # the folder lives while steps run
+        return stylize_video(stylizer, job, VideoSettings(), batch_size=case["video_batch"])
+
+    return step, settings
 
 
 def machine(device: torch.device) -> dict[str, Any]:
@@ -364,13 +391,20 @@ def cases(cfg: DictConfig) -> list[dict[str, Any]]:
             raise FastStyleError(f"data_root={cfg.data_root}: no images there; point it at a folder of photos")
         if bench.get("data"):
             shapes.append(("data", "-", bench.data.size, bench.data.batch_size, bench.data))
-    return [{**common, "kind": kind, "variant": variant, "model_name": name,
+    todo = [{**common, "kind": kind, "variant": variant, "model_name": name,
              "model": model_config(name) if name != "-" else None, "data_root": cfg.data_root,
              "size": size, "batch_size": batch, "warmup": spec.warmup, "steps": spec.steps}
             for kind, name, size, batch, spec in shapes for variant in variants]
+    video = bench.get("video")  # films: ours only (decode + stylise + encode; no textbook counterpart)
+    if video is not None:
+        todo += [{**common, "kind": "video", "variant": "ours", "model_name": name, "model": model_config(name),
+                  "data_root": cfg.data_root, "size": size, "batch_size": video.frames, "video_batch": video.batch_size,
+                  "warmup": video.warmup, "steps": video.steps} for name in bench.models for size in video.sizes]
+    return todo
 
 
-STEPS = {"train": _train_step, "infer": _infer_step, "optimize": _optimize_step, "data": _data_step}
+STEPS = {"train": _train_step, "infer": _infer_step, "optimize": _optimize_step, "data": _data_step,
+         "video": _video_step}
 
 
 def run_case(case: Mapping[str, Any]) -> dict[str, Any]:

@@ -21,9 +21,10 @@ from fast_style.errors import FastStyleError
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm")
 
 
-def find_images(root: str | Path) -> list[Path]:
-    """All image files under ``root`` (recursive, sorted) or ``[root]`` for a single file. Linked folders
-    are followed; a link back to a folder already searched (a loop) is skipped with a warning."""
+def find_images(root: str | Path, extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> list[Path]:
+    """All image files (or files with other ``extensions``) under ``root`` (recursive, sorted) or ``[root]``
+    for a single file. Linked folders are followed; a link back to a folder already searched (a loop) is
+    skipped with a warning."""
     root = Path(root)
     if root.is_file():
         return [root]
@@ -37,7 +38,7 @@ def find_images(root: str | Path) -> list[Path]:
             subfolders.clear()
             continue
         searched.add(real)
-        found += [Path(folder, name) for name in names if Path(name).suffix.lower() in IMAGE_EXTENSIONS]
+        found += [Path(folder, name) for name in names if Path(name).suffix.lower() in extensions]
     return sorted(p for p in found if p.is_file())
 
 
@@ -121,9 +122,14 @@ def fit_long_side(image: torch.Tensor, max_size: int | None) -> torch.Tensor:
     if max_size is None or max(height, width) <= max_size:
         return image
     scale = max_size / max(height, width)
-    size = [max(1, round(height * scale)), max(1, round(width * scale))]
+    return resize(image, (max(1, round(height * scale)), max(1, round(width * scale))))
+
+
+def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``image [..., 3, H, W]`` at ``size`` (H, W) by antialiased bicubic, as torchvision's ``resize`` (uint8
+    stays uint8) without importing torchvision on the inference start-up path."""
     flat = image.reshape(-1, *image.shape[-3:])
-    resized = F.interpolate(flat, size=size, mode="bicubic", antialias=True, align_corners=False)
+    resized = F.interpolate(flat, size=list(size), mode="bicubic", antialias=True, align_corners=False)
     return resized.reshape(*image.shape[:-2], *size)
 
 

@@ -14,6 +14,7 @@ from torchvision.utils import make_grid
 from fast_style.image_io import save_image
 from fast_style.losses import PerceptualLoss
 from fast_style.settings import whole
+from fast_style.temporal import StabilityLoss
 
 
 class StyleTransferModule(pl.LightningModule):
@@ -23,7 +24,7 @@ class StyleTransferModule(pl.LightningModule):
     def __init__(self, transformer: nn.Module, criterion: PerceptualLoss,
                  optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer],
                  warmup_steps: int = 100, preview_every: int = 200, meta: dict[str, Any] | None = None,
-                 preview_dir: str | Path | None = None) -> None:
+                 preview_dir: str | Path | None = None, stability: StabilityLoss | None = None) -> None:
         super().__init__()
         self.transformer = transformer
         self.criterion = criterion
@@ -32,12 +33,17 @@ class StyleTransferModule(pl.LightningModule):
         self.preview_every = whole("module.preview_every", preview_every, 0, hint="0: first and last step only")
         self.meta = meta or {}
         self.preview_dir = Path(preview_dir) if preview_dir else None
+        self.stability = stability  # optional temporal-stability term (fast_style/temporal.py)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.transformer(x)
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        terms = self.criterion(self.transformer(batch), batch)
+        output = self.transformer(batch)
+        terms = self.criterion(output, batch)
+        if self.stability is not None:
+            terms["stability"] = self.stability(self.transformer, batch, output)
+            terms["total"] = terms["total"] + terms["stability"]
         self.log_dict({f"train/{k}": v.detach() for k, v in terms.items() if k != "total"}, on_step=True)
         self.log("train/total", terms["total"].detach(), on_step=True, prog_bar=True)
         return terms["total"]

@@ -16,14 +16,27 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_only
+from torch import nn
 
 from fast_style.checkpoints import AtomicCheckpointIO, check_continues, find_resume
 from fast_style.config import build, probe, run_or_exit, to_dict
+from fast_style.errors import FastStyleError
 from fast_style.losses import build_loss
-from fast_style.model_io import FORMAT, export_model
+from fast_style.model_io import FORMAT, export_model, load_model
 from fast_style.settings import real, whole
 from fast_style.style import load_style
+from fast_style.temporal import stability_term
 from fast_style.train_fast_path import train_precision
+
+
+def start_from(transformer: nn.Module, path: str) -> None:
+    """Load the weights of the model file ``path`` (fine-tuning); its network must be this run's ``model``."""
+    net, meta = load_model(path)
+    try:
+        transformer.load_state_dict(net.state_dict())
+    except RuntimeError as err:
+        raise FastStyleError(f"init={path}: its network {meta['model']} is not this run's model; set the model "
+                             "config it was trained with (e.g. model=small)") from err
 
 
 def train(cfg: DictConfig) -> Path | None:
@@ -37,6 +50,8 @@ def train(cfg: DictConfig) -> Path | None:
     callbacks = [build(f"callbacks.{name}", callback) for name, callback in cfg.callbacks.items()
                  if callback is not None]
     transformer = build("model", cfg.model)
+    if cfg.init is not None:
+        start_from(transformer, cfg.init)
     real("optim.lr", cfg.optim.get("lr"), above=0, hint="Adam's step size, e.g. 1e-3")
     optimizer = build("optim", cfg.optim)
     probe(optimizer, transformer, "optim", cfg.optim)
@@ -52,7 +67,13 @@ def train(cfg: DictConfig) -> Path | None:
             "data": {"image_size": datamodule.image_size}}
     if ckpt_path is not None:
         check_continues(ckpt_path, saved, meta)
-    module = build("module", cfg.module)(transformer=transformer, criterion=criterion, optimizer=optimizer, meta=meta)
+    stability = stability_term(cfg.stability)
+    if cfg.init is not None:
+        meta["init"] = str(cfg.init)
+    if stability is not None:
+        meta["stability"] = to_dict(cfg.stability)
+    module = build("module", cfg.module)(transformer=transformer, criterion=criterion, optimizer=optimizer, meta=meta,
+                                         stability=stability)
     trainer: pl.Trainer = build("trainer", cfg.trainer, logger=instantiate(cfg.logger), callbacks=callbacks,
                                 precision=precision, plugins=[AtomicCheckpointIO()])
 

@@ -30,10 +30,12 @@ def test_quick_benchmark_writes_every_figure(tmp_path: Path, assets: Path) -> No
     report = json.loads(out.read_text())
     assert report["machine"]["cpu"] and report["machine"]["device"] == "cpu"
     kinds = {(r["kind"], r["variant"]) for r in report["results"]}
-    assert kinds == {(k, v) for k in ("train", "infer", "optimize", "data") for v in ("baseline", "ours")}
+    assert kinds == {(k, v) for k in ("train", "infer", "optimize", "data") for v in ("baseline", "ours")} | {
+        ("video", "ours")}
     for r in report["results"]:
         assert r["items_per_s"] > 0 and r["ms_per_item"] > 0 and r["peak_memory_mb"] > 0, r
-        assert r["model_name"] == ("-" if r["kind"] == "data" else "small") and r["size"] == 32
+        assert r["model_name"] == ("-" if r["kind"] == "data" else "small")
+        assert r["size"] == ("64x36" if r["kind"] == "video" else 32)
     assert {r["kind"] for r in report["ratios"]} == {"train", "infer", "optimize", "data"}
     assert all(r["speedup"] > 0 for r in report["ratios"])
     assert "x base" in result.stdout
@@ -74,9 +76,11 @@ def test_cases_pair_each_measurement_with_its_baseline() -> None:
     cfg = compose_config("benchmark", ["bench=quick", f"data_root={COCO}"])
     todo = cases(cfg)
     assert [(c["kind"], c["variant"]) for c in todo[:2]] == [("train", "baseline"), ("train", "ours")]
-    assert {c["kind"] for c in todo} == {"train", "infer", "optimize", "data"}
+    assert {c["kind"] for c in todo} == {"train", "infer", "optimize", "data", "video"}
     assert all(c["model"]["channels"] == [16, 32, 64] for c in todo if c["kind"] != "data")
-    assert len(cases(compose_config("benchmark", ["bench=quick", "baseline=false", "data_root=null"]))) == 6
+    # Films have no textbook counterpart: ours only, WIDTHxHEIGHT, the frame count as the batch.
+    assert [(c["variant"], c["size"], c["batch_size"]) for c in todo if c["kind"] == "video"] == [("ours", "64x36", 4)]
+    assert len(cases(compose_config("benchmark", ["bench=quick", "baseline=false", "data_root=null"]))) == 7
     assert cases(compose_config("benchmark", ["bench=folder", f"data_root={COCO}"])) == []  # the folder case alone
 
 
