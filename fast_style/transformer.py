@@ -208,6 +208,33 @@ class MultiStyleTransformerNet(nn.Module):
         return [m for m in self.modules() if isinstance(m, ConditionalInstanceNorm2d)]
 
     @torch.no_grad()
+    def add_styles(self, count: int) -> MultiStyleTransformerNet:
+        """A copy holding ``count`` more styles after these, each starting from the mean scale and shift of
+        the styles held (a start the shared layers already work with)."""
+        net = MultiStyleTransformerNet(self.channels, self.num_res_blocks, self.num_styles + count)
+        state = self.state_dict()
+        for name, norm in zip([n for n, m in self.named_modules() if isinstance(m, ConditionalInstanceNorm2d)],
+                              self.norms()):
+            for param in ("weight", "bias"):
+                held = getattr(norm, param)
+                state[f"{name}.{param}"] = torch.cat([held, held.mean(0, keepdim=True).expand(count, -1)])
+        net.load_state_dict(state)
+        return net.to(self.out[1].weight.device)
+
+    def train_only_styles(self, styles: Sequence[int]) -> None:
+        """Freeze everything but the scale and shift of ``styles``: the shared layers stop requiring gradients,
+        and the other styles' rows of the norm parameters get zero gradients, which Adam (without weight
+        decay) turns into zero steps, so they stay bit for bit as they were."""
+        mask = torch.zeros(self.num_styles, 1)
+        mask[list(styles)] = 1
+        for param in self.parameters():
+            param.requires_grad_(False)
+        for norm in self.norms():
+            for param in (norm.weight, norm.bias):
+                param.requires_grad_(True)
+                param.register_hook(lambda grad: grad * mask.to(grad.device, grad.dtype))
+
+    @torch.no_grad()
     def single_style(self, weights: torch.Tensor) -> TransformerNet:
         """A plain :class:`TransformerNet` computing ``self(x, weights)``: the shared weights copied, each
         norm's scale and shift mixed once by ``weights`` ``[num_styles]`` (divided by their sum). Modules of

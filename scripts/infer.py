@@ -17,6 +17,7 @@ from fast_style.devices import choose_device
 from fast_style.export import load_any_model
 from fast_style.folder_io import plan_jobs, stylize_folder
 from fast_style.inference import Stylizer, choose_precision, for_inference
+from fast_style.multistyle import choose_style
 
 
 def infer(cfg: DictConfig) -> int:
@@ -24,7 +25,7 @@ def infer(cfg: DictConfig) -> int:
     jobs, existing = plan_jobs(cfg.input, cfg.output, cfg.format, cfg.overwrite)
     device = choose_device(str(cfg.device))
     precision = choose_precision(str(cfg.precision), device)
-    model, meta = load_any_model(cfg.model, device)
+    model, meta = choose_style(*load_any_model(cfg.model, device), cfg.style, f"model={cfg.model}")
     model = for_inference(model, device, precision)  # 16-bit weights, channels-last where it pays
     stylizer = Stylizer(model, device, precision, tile=cfg.tile, overlap=cfg.tile_overlap, strength=cfg.strength,
                         preserve_color=cfg.preserve_color)
