@@ -37,8 +37,12 @@ class StyleTransferModule(pl.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.transformer(x)
 
+    def loss_terms(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The loss's terms for a batch of photos (``total`` is what is minimised)."""
+        return self.criterion(self.transformer(batch), batch)
+
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        terms = self.criterion(self.transformer(batch), batch)
+        terms = self.loss_terms(batch)
         self.log_dict({f"train/{k}": v.detach() for k, v in terms.items() if k != "total"}, on_step=True)
         self.log("train/total", terms["total"].detach(), on_step=True, prog_bar=True)
         return terms["total"]
@@ -112,14 +116,12 @@ class MultiStyleTransferModule(StyleTransferModule):
         first = (self.global_step * self.trainer.world_size + self.global_rank) * batch_size
         return (first + torch.arange(batch_size, device=self.device)) % len(self.trained)
 
-    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+    def loss_terms(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The batch's terms and each style's (``<style>/<term>``), every image with its own style."""
         styles = self.sample_styles(len(batch))
         network_styles = torch.tensor(self.trained, device=self.device)[styles]
         one_hot = F.one_hot(network_styles, self.transformer.num_styles).float()
-        terms = self.criterion(self.transformer(batch, one_hot), batch, styles)
-        self.log_dict({f"train/{k}": v.detach() for k, v in terms.items() if k != "total"}, on_step=True)
-        self.log("train/total", terms["total"].detach(), on_step=True, prog_bar=True)
-        return terms["total"]
+        return self.criterion(self.transformer(batch, one_hot), batch, styles)
 
     def stylise_previews(self, photos: torch.Tensor) -> list[torch.Tensor]:
         """One row per style the network holds."""
