@@ -16,9 +16,10 @@ import torch
 
 from fast_style.errors import FastStyleError
 from fast_style.settings import real
-from fast_style.transformer import MultiStyleTransformerNet
+from fast_style.transformer import MultiStyleTransformerNet, TransformerNet
 
 Model = Callable[[torch.Tensor], torch.Tensor]
+SINGLE_STYLE_TARGET = f"{TransformerNet.__module__}.{TransformerNet.__name__}"
 
 
 def style_names(meta: Mapping[str, Any]) -> list[str] | None:
@@ -27,10 +28,17 @@ def style_names(meta: Mapping[str, Any]) -> list[str] | None:
     return [entry["style"]["name"] for entry in styles] if styles else None
 
 
+def folded_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """A multi-style file's metadata without its styles, its ``model`` that of the single-style network
+    :meth:`MultiStyleTransformerNet.single_style` gives."""
+    model = {k: v for k, v in meta["model"].items() if k != "num_styles"}
+    return {**{k: v for k, v in meta.items() if k != "styles"}, "model": {**model, "_target_": SINGLE_STYLE_TARGET}}
+
+
 def style_meta(meta: Mapping[str, Any], index: int) -> dict[str, Any]:
     """Style ``index`` of a multi-style file as a single-style file's metadata (``style``, ``loss``)."""
     entry = meta["styles"][index]
-    return {**{k: v for k, v in meta.items() if k != "styles"}, "style": entry["style"], "loss": entry["loss"]}
+    return {**folded_meta(meta), "style": entry["style"], "loss": entry["loss"]}
 
 
 def check_style_list(name: str, value: Any, options: Sequence[str]) -> list[str]:
@@ -102,7 +110,7 @@ def choose_style(model: Any, meta: Mapping[str, Any], value: Any, source: str, s
     weights = style_weights(setting, value, names)
     picked = [i for i, w in enumerate(weights) if w > 0]
     chosen = style_meta(meta, picked[0]) if len(picked) == 1 else {
-        **{k: v for k, v in meta.items() if k != "styles"}, "style": {"name": describe(weights, names)}}
+        **folded_meta(meta), "style": {"name": describe(weights, names)}}
     chosen["weights"] = dict(zip(names, weights.tolist()))
     if isinstance(model, MultiStyleTransformerNet):
         return model.single_style(weights), chosen

@@ -27,7 +27,7 @@ from fast_style.errors import FastStyleError
 from fast_style.image_io import read_tensor, require_images, save_image
 from fast_style.losses import PerceptualLoss
 from fast_style.model_io import load_model, loss_for_model
-from fast_style.multistyle import style_meta, style_names
+from fast_style.multistyle import choose_style, style_meta, style_names
 from fast_style.optimize import Iterate, check_settings, optimize
 from fast_style.outputs import check_output
 from fast_style.quality import blown_out_share, contact_sheet, crushed_share, fit_height
@@ -178,13 +178,13 @@ def report_markdown(report: Mapping[str, Any]) -> str:
 def validate(model: str | Path, inputs: str | Path, output: str | Path, image_size: int | None = 256,
              steps: int = 200,
              lr: float | None = None, device: torch.device | str = "cpu", assets_dir: str | Path | None = None,
-             style_image: str | None = None) -> dict[str, Any]:
+             style_image: str | None = None, style: str | None = None) -> dict[str, Any]:
     """Compare the network in ``model`` with L-BFGS on every photo in ``inputs``; write the report to
     ``output`` (report.json and report.md, rewritten after each photo, side_by_side/*.png and
     contact_sheet.png). ``image_size``: the long side photos are shrunk to; None keeps their own size.
 
-    A multi-style model is validated style by style, each on its own loss, into ``output/<style>/``, with
-    ``report.json`` and ``report.md`` in ``output`` comparing the styles' medians."""
+    A multi-style model is validated style by style (or only ``style``), each on its own loss, into
+    ``output/<style>/``, with ``report.json`` and ``report.md`` in ``output`` comparing the styles' medians."""
     whole("image_size", image_size, 16, optional=True,
           hint="VGG pools the image 3 times or more; null evaluates each photo at its own size")
     check_settings("lbfgs", "content", steps, (1.0,), lr)
@@ -199,14 +199,20 @@ def validate(model: str | Path, inputs: str | Path, output: str | Path, image_si
                 "style_image": style_image}
     names = style_names(meta)
     if names is None:
+        choose_style(transformer, meta, style, str(model))  # refuses style= for a single-style model
         return validate_network(transformer, meta, str(model), files, root, output, **settings)
+    if style is not None and (not isinstance(style, str) or style not in names):
+        raise FastStyleError(f"style={style}: give the name of one style to validate (a blend has no loss of its "
+                             f"own); {model} holds {', '.join(names)}")
     if style_image:
         raise FastStyleError(f"style_image={style_image}: {model} holds several styles ({', '.join(names)}); "
                              "put their paintings in <assets>/styles/ instead")
     report: dict[str, Any] = {"model": str(model), "image_size": image_size, "steps": steps, "device": str(device),
                               "styles": {}}
-    for index, (name, style) in enumerate(zip(names, torch.eye(len(names)))):
-        single = validate_network(transformer.single_style(style), style_meta(meta, index), str(model), files,
+    for index, (name, one_hot) in enumerate(zip(names, torch.eye(len(names)))):
+        if style not in (None, name):
+            continue
+        single = validate_network(transformer.single_style(one_hot), style_meta(meta, index), str(model), files,
                                   root, output / name, **settings)
         report["styles"][name] = single["summary"]
         _write_reports(output, report, styles_markdown(report))

@@ -23,7 +23,7 @@ def run(cfg: DictConfig) -> dict:
         if not cfg[key]:
             raise FastStyleError(f"{key}=PATH is required: {what}")
     return validate(cfg.model, cfg.input, cfg.output, cfg.image_size, cfg.optim.steps, cfg.optim.lr,
-                    choose_device(cfg.device), cfg.assets_dir, cfg.style_image)
+                    choose_device(cfg.device), cfg.assets_dir, cfg.style_image, cfg.style)
 
 
 @hydra.main(version_base="1.3", config_path="../configs/model_scripts", config_name="validate")

@@ -23,7 +23,7 @@ from fast_style.checkpoints import check_continues, read_checkpoint
 from fast_style.errors import FastStyleError
 from fast_style.export import load_any_model
 from fast_style.image_io import find_images
-from fast_style.model_io import load_model, read_model_file
+from fast_style.model_io import export_model, load_model, read_model_file
 from fast_style.multistyle import choose_style
 from fast_style.transformer import MultiStyleTransformerNet, TransformerNet
 from fast_style.validate import validate
@@ -84,7 +84,7 @@ def test_training_logs_each_style_and_previews_a_row_per_style(tmp_path: Path, a
         assert grid.height == 2 + 3 * (64 + 2)
 
 
-def test_every_style_and_a_blend_stylise_from_the_reloaded_file(multi_model: Path) -> None:
+def test_every_style_and_a_blend_stylise_from_the_reloaded_file(multi_model: Path, tmp_path: Path) -> None:
     net, meta = load_model(multi_model)
     assert isinstance(net, MultiStyleTransformerNet)
     x = torch.rand(1, 3, 48, 40, generator=torch.Generator().manual_seed(0))
@@ -97,6 +97,13 @@ def test_every_style_and_a_blend_stylise_from_the_reloaded_file(multi_model: Pat
             assert torch.equal(outputs[name], net(x, torch.eye(2)[STYLES.index(name)]))
         assert not torch.allclose(outputs[name], x, atol=1e-4)  # trained
     assert not torch.equal(outputs["starry_night"], outputs["candy"])  # each style its own scale and shift
+    # one style taken out is a single-style model file like any other
+    single, chosen = choose_style(net, meta, "candy", "m")
+    alone = export_model(tmp_path / "candy.pt", single, {k: v for k, v in chosen.items() if k != "state_dict"})
+    loaded, alone_meta = load_model(alone)
+    assert isinstance(loaded, TransformerNet) and alone_meta["style"] == meta["styles"][1]["style"]
+    with torch.no_grad():
+        assert torch.equal(loaded(x), outputs["candy"])
     with torch.no_grad():
         blend = choose_style(net, meta, {"starry_night": 0.5, "candy": 0.5}, "m")[0](x)
     assert not torch.equal(blend, outputs["candy"]) and not torch.equal(blend, outputs["starry_night"])
@@ -227,6 +234,12 @@ def test_validate_reports_each_style(multi_model: Path, photos: Path, assets: Pa
         assert report["styles"][name] == single["summary"]
     assert report["styles"]["candy"]["network_style"] != report["styles"]["starry_night"]["network_style"]
     assert "| candy | 2 |" in (tmp_path / "val" / "report.md").read_text()
+    one = validate(multi_model, photos, tmp_path / "one", image_size=32, steps=1, assets_dir=assets, style="candy")
+    assert list(one["styles"]) == ["candy"] and sorted(p.name for p in (tmp_path / "one").iterdir()) == [
+        "candy", "report.json", "report.md"]
+    with pytest.raises(FastStyleError, match=r"^style=\{'candy': 1\}: give the name of one style to validate"):
+        validate(multi_model, photos, tmp_path / "blend", image_size=32, steps=1, assets_dir=assets,
+                 style={"candy": 1})
 
 
 def test_gallery_shows_each_style_and_a_blend_row(multi_model: Path, photos: Path, assets: Path,
