@@ -99,13 +99,17 @@ def test_bad_style_lists_are_named(value, message: str) -> None:
 
 def test_multi_style_file_needs_a_style_and_single_style_file_takes_none() -> None:
     net = random_multistyle()
-    meta = {"styles": [{"style": {"name": name}, "loss": {}} for name in NAMES]}
+    meta = {"model": {"channels": [8, 16, 32], "num_res_blocks": 2, "num_styles": 3},
+            "styles": [{"style": {"name": name}, "loss": {}} for name in NAMES]}
     with pytest.raises(FastStyleError, match=r"^m\.pt is a multi-style network holding starry_night, candy, "
                                              r"mosaic; pick one with style=NAME"):
         choose_style(net, meta, None, "m.pt")
     single, chosen = choose_style(net, meta, {"candy": 1, "mosaic": 1}, "m.pt")
     assert isinstance(single, TransformerNet) and chosen["style"]["name"] == "candy 0.5 + mosaic 0.5"
-    assert choose_style(net, meta, "mosaic", "m.pt")[1]["style"]["name"] == "mosaic"
+    chosen = choose_style(net, meta, "mosaic", "m.pt")[1]
+    assert chosen["style"]["name"] == "mosaic" and "styles" not in chosen
+    assert chosen["model"] == {"channels": [8, 16, 32], "num_res_blocks": 2,
+                               "_target_": "fast_style.transformer.TransformerNet"}  # the folded network's
     plain = TransformerNet((8, 16, 32), 1)
     with pytest.raises(FastStyleError, match=r"^style=candy: s\.pt is a single-style network \(starry_night\); "
                                              r"leave style out$"):
