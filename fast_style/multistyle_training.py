@@ -17,16 +17,16 @@ from fast_style.multistyle import check_style_list, style_names
 from fast_style.transformer import MultiStyleTransformerNet
 
 MULTI_STYLE_TARGET = f"{MultiStyleTransformerNet.__module__}.{MultiStyleTransformerNet.__name__}"
-# Overrides that name the run's styles or Hydra's own settings; every other one applies to each style.
-NOT_PER_STYLE = ("style", "styles", "hydra")
+# Overrides that choose the run's styles; these and Hydra's own settings are not applied to each style.
+NOT_PER_STYLE = ("style", "styles")
 
 
 def style_runs(names: list[str]) -> list[DictConfig]:
     """Each style's training config as ``style=<name>`` with this run's other command-line overrides would
     compose it: its painting, size and recommended loss weights from ``configs/style/<name>.yaml``, with
     what the run sets for every style (``experiment=demo``, ``style.size=...``, ``loss.tv_weight=...``)."""
-    overrides = [o for o in HydraConfig.get().overrides.task
-                 if o.split("=", 1)[0].lstrip("+~").split(".")[0].split("/")[0] not in NOT_PER_STYLE]
+    keys = [(o, o.split("=", 1)[0].lstrip("+~")) for o in HydraConfig.get().overrides.task]
+    overrides = [o for o, key in keys if key not in NOT_PER_STYLE and not key.startswith("hydra")]
     return [compose_config("train", [*overrides, f"style={name}"]) for name in names]
 
 

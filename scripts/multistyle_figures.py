@@ -2,10 +2,11 @@
 
 ``python scripts/multistyle_figures.py MULTI.pt SINGLE.pt [SINGLE.pt ...] [--size 512] [--repeat 5]`` prints
 the parameters and file size of the multi-style network and of the single-style ones together, then the
-inference time of one photo (``--size`` px square, float32, as ``infer.py`` runs it) through a single-style
-network, through the multi-style network folded to one style (what ``infer.py style=NAME`` runs) and through
-the multi-style network taking the style weights as an input (what a TorchScript/ONNX export runs). Times are
-medians of ``--repeat`` calls after two warm-up calls; nothing here is asserted.
+time of one forward pass of a photo (``--size`` px square, float32) through the first single-style network,
+through the multi-style network folded to its first style (what ``infer.py style=NAME`` runs) and through the
+multi-style network taking the style weights as an input (what a TorchScript/ONNX export runs). The three
+are timed in turn, ``--repeat`` rounds after two warm-up rounds, so a change in the machine's load hits all
+three alike; times are medians. Nothing here is asserted.
 """
 
 from __future__ import annotations
@@ -18,23 +19,21 @@ from pathlib import Path
 
 import torch
 
-from fast_style.inference import Stylizer, for_inference
 from fast_style.model_io import load_model
 from fast_style.multistyle import choose_style, style_names
 
-CPU = torch.device("cpu")
 
 
-def seconds(call: Callable[[], object], repeat: int) -> float:
-    """Median wall time of ``call`` after two untimed calls."""
-    call()
-    call()
-    times = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
+def interleaved_seconds(calls: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Median wall time of each call, timed in turn over ``repeat`` rounds after two untimed rounds."""
+    times: dict[str, list[float]] = {label: [] for label in calls}
+    for round_ in range(repeat + 2):
+        for label, call in calls.items():
+            began = time.perf_counter()
+            call()
+            if round_ >= 2:
+                times[label].append(time.perf_counter() - began)
+    return {label: statistics.median(values) for label, values in times.items()}
 
 
 def main() -> None:
@@ -56,12 +55,12 @@ def main() -> None:
     photo = torch.rand(1, 3, args.size, args.size, generator=torch.Generator().manual_seed(0))
     folded = choose_style(multi, meta, names[0], str(args.multi))[0]
     style = torch.eye(len(names))[0]
+    calls = {"single-style network": lambda: singles[0](photo),
+             "multi-style, folded to one style": lambda: folded(photo),
+             "multi-style, style weights as input": lambda: multi(photo, style)}
     with torch.inference_mode():
-        runs = {"single-style network": Stylizer(for_inference(singles[0], CPU, torch.float32), CPU, tile=None),
-                "multi-style, folded to one style": Stylizer(for_inference(folded, CPU, torch.float32), CPU, tile=None),
-                "multi-style, style weights as input": lambda x: multi(x, style)}
-        for label, run in runs.items():
-            print(f"{label}: {1000 * seconds(lambda: run(photo), args.repeat):.1f} ms per {args.size} px photo")
+        for label, seconds in interleaved_seconds(calls, args.repeat).items():
+            print(f"{label}: {1000 * seconds:.1f} ms per {args.size} px photo")
 
 
 if __name__ == "__main__":

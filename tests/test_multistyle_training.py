@@ -42,7 +42,7 @@ def overrides(run_dir: Path, steps: int = 4, styles: str = "[starry_night,candy]
 @pytest.fixture(scope="module")
 def multi_run(tmp_path_factory: pytest.TempPathFactory, assets: Path) -> Path:
     run_dir = tmp_path_factory.mktemp("multi")
-    result = run_script("train.py", *overrides(run_dir), "loss.tv_weight=2")
+    result = run_script("train.py", *overrides(run_dir), "loss.tv_weight=2", "style.size=128")
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == f"exported: {run_dir / 'export' / 'multistyle_2.pt'}"
     return run_dir
@@ -67,7 +67,7 @@ def test_model_file_holds_every_style_with_its_own_settings(multi_model: Path, a
     for entry in raw["styles"]:
         name = entry["style"]["name"]
         assert entry["style"]["sha256"] == file_sha256(assets / "styles" / f"{name}.jpg")
-        assert entry["loss"]["tv_weight"] == 2  # the run's override applies to every style
+        assert entry["loss"]["tv_weight"] == 2 and entry["style"]["size"] == 128  # the run's overrides apply to all
     # each style keeps its recommended weights (configs/style/*.yaml: 3 for starry_night, 10 for candy)
     assert [entry["loss"]["style_weight"] for entry in raw["styles"]] == [3.0, 10.0]
     assert raw["model"]["num_styles"] == 2 and raw["model"]["channels"] == [16, 32, 64]
