@@ -25,6 +25,7 @@ from fast_style.export import load_any_model
 from fast_style.image_io import find_images
 from fast_style.model_io import export_model, load_model, read_model_file
 from fast_style.multistyle import choose_style
+from fast_style.multistyle_training import check_no_weight_decay, read_base
 from fast_style.transformer import MultiStyleTransformerNet, TransformerNet
 from fast_style.validate import validate
 
@@ -255,3 +256,12 @@ def test_gallery_shows_each_style_and_a_blend_row(multi_model: Path, photos: Pat
     cfg.blend = ["starry_night"]
     with pytest.raises(FastStyleError, match=r"^blend=\['starry_night'\]: give two style names"):
         script.run(cfg)
+
+
+def test_styles_are_added_only_to_a_multi_style_network_and_without_weight_decay(exported_model: Path) -> None:
+    with pytest.raises(FastStyleError, match=rf"^add_styles_to={exported_model}: a single-style network "
+                                             r"\(starry_night\); give a multi-style model"):
+        read_base(str(exported_model))
+    with pytest.raises(FastStyleError, match=r"^optim\.weight_decay=0\.01: adding styles to a trained network"):
+        check_no_weight_decay({"lr": 1e-3, "weight_decay": 0.01})
+    check_no_weight_decay({"lr": 1e-3, "weight_decay": 0})
