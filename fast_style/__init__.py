@@ -21,6 +21,7 @@ __version__ = "0.2.0"
 
 _LAZY = {
     "TransformerNet": "fast_style.transformer",
+    "MultiStyleTransformerNet": "fast_style.transformer",
     "PerceptualLoss": "fast_style.losses",
     "build_loss": "fast_style.losses",
     "load_style": "fast_style.style",
@@ -28,6 +29,7 @@ _LAZY = {
     "export_model": "fast_style.model_io",
     "loss_for_model": "fast_style.model_io",
     "load_any_model": "fast_style.export",
+    "choose_style": "fast_style.multistyle",
     "Stylizer": "fast_style.inference",
     "for_inference": "fast_style.inference",
     "read_tensor": "fast_style.image_io",

@@ -115,6 +115,15 @@ def _style(info: Mapping[str, Any]) -> str:
     return f"{info.get('name')} ({info.get('file')}, sha256 {str(info.get('sha256'))[:12]})"
 
 
+def _styles(meta: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The style of a single-style network, or every style of a multi-style one."""
+    return [entry.get("style", {}) for entry in meta["styles"]] if meta.get("styles") else [meta.get("style", {})]
+
+
+def _kind(meta: Mapping[str, Any]) -> str:
+    return "a multi-style" if meta.get("styles") else "a single-style"
+
+
 def _vgg(info: Mapping[str, Any]) -> str:
     return f"{info.get('file')} (sha256 {str(info.get('sha256'))[:12]})"
 
@@ -126,10 +135,13 @@ def check_continues(path: Path, saved: Mapping[str, Any], meta: Mapping[str, Any
     differences = []
     if old.get("format", "fast_style/1") != meta["format"]:
         differences.append(f"network format {old.get('format', 'fast_style/1')} (now {meta['format']})")
-    if old.get("model") != meta["model"]:
+    if _kind(old) != _kind(meta):
+        differences.append(f"kind of network: {_kind(old)} one (now {_kind(meta)} one)")
+    elif old.get("model") != meta["model"]:
         differences.append(f"model {old.get('model')} (now {meta['model']})")
-    if old.get("style", {}).get("sha256") != meta["style"]["sha256"]:
-        differences.append(f"style {_style(old.get('style', {}))} (now {_style(meta['style'])})")
+    old_styles, new_styles = _styles(old), _styles(meta)
+    if [s.get("sha256") for s in old_styles] != [s.get("sha256") for s in new_styles]:
+        differences.append(f"style {', '.join(map(_style, old_styles))} (now {', '.join(map(_style, new_styles))})")
     if old.get("vgg", {}).get("sha256") != meta["vgg"]["sha256"]:
         differences.append(f"VGG weights {_vgg(old.get('vgg', {}))} (now {_vgg(meta['vgg'])})")
     if differences:

@@ -1,7 +1,8 @@
 """Standalone models (TorchScript, ONNX) that run without this package, and loading any model file.
 
 A standalone model takes ``image``: float32 ``[N, 3, H, W]`` in [0, 1] (H, W >= 8) and returns the
-stylised image of the same shape. ``strength``/``preserve_color`` are applied by ``infer.py`` around
+stylised image of the same shape; one of a multi-style network also takes ``style``: float32 ``[S]``,
+non-negative weights of its S styles (divided by their sum), so it picks or blends styles by itself. ``strength``/``preserve_color`` are applied by ``infer.py`` around
 it, not baked in. The model's metadata (style, training steps, ...) travels inside the file as JSON:
 TorchScript extra file ``fast_style.json``, ONNX ``metadata_props["fast_style"]``.
 """
@@ -21,6 +22,7 @@ from torch import nn
 from fast_style.atomic import atomic_write
 from fast_style.errors import FastStyleError
 from fast_style.model_io import is_torchscript, load_model
+from fast_style.transformer import MultiStyleTransformerNet
 
 META_KEY = "fast_style"
 STANDALONE_FORMATS = ("torchscript", "onnx")
@@ -57,8 +59,11 @@ def export_onnx(net: nn.Module, meta: dict[str, Any], path: str | Path) -> Path:
 
     example = torch.rand(1, 3, *EXAMPLE_SIZE)
     dims = {0: Dim("batch", max=4096), 2: Dim("height", min=MIN_SIDE, max=65536), 3: Dim("width", min=MIN_SIDE, max=65536)}
-    program = torch.onnx.export(net.eval(), (example,), dynamo=True, input_names=["image"],
-                                output_names=["stylized"], dynamic_shapes={"x": dims}, verbose=False)
+    args, names, shapes = (example,), ["image"], {"x": dims}
+    if isinstance(net, MultiStyleTransformerNet):  # the style weights: a second input of fixed length
+        args, names, shapes = (example, torch.rand(net.num_styles)), ["image", "style"], {"x": dims, "style": None}
+    program = torch.onnx.export(net.eval(), args, dynamo=True, input_names=names,
+                                output_names=["stylized"], dynamic_shapes=shapes, verbose=False)
     proto = program.model_proto  # kept in memory: saving the program directly may spill weights to a side file
     proto.metadata_props.add(key=META_KEY, value=json.dumps(_describe(meta)))
     with atomic_write(path) as tmp:
@@ -81,15 +86,17 @@ class OnnxModel:
             self.session = ort.InferenceSession(str(path), providers=providers)
         except Exception as err:  # noqa: BLE001 - onnxruntime raises its own exception types
             raise FastStyleError(f"model={path}: not a loadable ONNX model ({str(err).splitlines()[0]})") from err
-        self.input_name = self.session.get_inputs()[0].name
+        self.input_names = [node.name for node in self.session.get_inputs()]
         self.meta = json.loads(self.session.get_modelmeta().custom_metadata_map.get(META_KEY, "{}"))
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         """Images with a side under the exported minimum are padded (edge pixels repeated) and the
-        result cropped back, as the PyTorch network itself does below a multiple of 4."""
+        result cropped back, as the PyTorch network itself does below a multiple of 4. ``style``: the
+        style weights of a multi-style model."""
         height, width = x.shape[-2:]
         padded = F.pad(x, (0, max(0, MIN_SIDE - width), 0, max(0, MIN_SIDE - height)), mode="replicate")
-        y = self.session.run(None, {self.input_name: padded.detach().float().cpu().numpy()})[0]
+        inputs = [t.detach().float().cpu().numpy() for t in (padded, style) if t is not None]
+        y = self.session.run(None, dict(zip(self.input_names, inputs)))[0]
         return torch.from_numpy(y)[..., :height, :width].to(x.device)
 
 

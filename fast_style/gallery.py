@@ -5,6 +5,9 @@ One grid, so people see at a glance what the networks do to photos they never sa
     (blank)   painting 1   painting 2   ...
     photo 1   photo 1/1    photo 1/2    ...
     photo 2   photo 2/1    photo 2/2    ...
+    photo 1   blend 0      blend 0.25   ...     (optional: one multi-style network's blend of two styles)
+
+A multi-style network gives one column per style it holds.
 """
 
 from __future__ import annotations
@@ -37,10 +40,11 @@ def fit_tile(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
 def gallery(networks: Sequence[tuple[Mapping[str, Any], Stylizer]], photos: Sequence[Path],
             tile: tuple[int, int] = (192, 256), max_size: int | None = 512,
-            assets_dir: str | Path | None = None) -> tuple[Image.Image, list[Path]]:
+            assets_dir: str | Path | None = None, blend: Sequence[Stylizer] = ()) -> tuple[Image.Image, list[Path]]:
     """The gallery grid of ``photos`` (shrunk to at most ``max_size`` px on the long side before they are
-    stylised) through each network, given as (model-file metadata, its :class:`Stylizer`); returns the
-    grid and the photos that could not be read (skipped, with a warning)."""
+    stylised) through each network, given as (model-file metadata, its :class:`Stylizer`), and a last row of
+    the first photo through each of ``blend`` (the steps of a blend between two styles); returns the grid
+    and the photos that could not be read (skipped, with a warning)."""
     height, width = tile
     paintings = [fit_tile(read_tensor(find_style_image(meta["style"], assets_dir, None))[None], height, width)
                  for meta, _ in networks]
@@ -57,4 +61,7 @@ def gallery(networks: Sequence[tuple[Mapping[str, Any], Stylizer]], photos: Sequ
         rows.append([fit_tile(image, height, width) for image in (photo, *outputs)])
     if len(rows) == 1:
         raise FastStyleError(f"none of the {len(photos)} photos could be read")
+    if blend:
+        photo = read_tensor(next(path for path in photos if path not in skipped), max_size=max_size)[None]
+        rows.append([fit_tile(image, height, width) for image in (photo, *(stylize(photo) for stylize in blend))])
     return contact_sheet(rows, height=height, labels=["", *(meta["style"]["name"] for meta, _ in networks)]), skipped

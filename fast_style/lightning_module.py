@@ -8,6 +8,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torchvision.utils import make_grid
 
@@ -38,12 +39,18 @@ class StyleTransferModule(pl.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.transformer(x)
 
-    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+    def loss_terms(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The loss's terms for a batch of photos (``total`` is what is minimised), with the optional
+        temporal-stability term."""
         output = self.transformer(batch)
         terms = self.criterion(output, batch)
         if self.stability is not None:
             terms["stability"] = self.stability(self.transformer, batch, output)
             terms["total"] = terms["total"] + terms["stability"]
+        return terms
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        terms = self.loss_terms(batch)
         self.log_dict({f"train/{k}": v.detach() for k, v in terms.items() if k != "total"}, on_step=True)
         self.log("train/total", terms["total"].detach(), on_step=True, prog_bar=True)
         return terms["total"]
@@ -52,7 +59,7 @@ class StyleTransferModule(pl.LightningModule):
         """The configured optimiser with a linear learning-rate warm-up: Adam's first steps move every
         weight of the zero-initialised output conv by about ``lr`` at once, which without warm-up throws
         the output far from the photo and training spends hundreds of steps recovering."""
-        optimizer = self.optimizer_factory(self.transformer.parameters())
+        optimizer = self.optimizer_factory([p for p in self.transformer.parameters() if p.requires_grad])
         warmup = max(1, self.warmup_steps)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
@@ -68,18 +75,22 @@ class StyleTransferModule(pl.LightningModule):
     def on_train_end(self) -> None:
         self.log_previews()
 
+    def stylise_previews(self, photos: torch.Tensor) -> list[torch.Tensor]:
+        """The rows of the preview grid below the photos: here one, their stylised versions."""
+        return [self.transformer(photos).float()]
+
     @torch.no_grad()
     def log_previews(self) -> None:
-        """Photos (top row) and their stylised versions (bottom row) to TensorBoard and a PNG file."""
+        """Photos (top row) and their stylised versions (a row below) to TensorBoard and a PNG file."""
         datamodule = getattr(self.trainer, "datamodule", None)
         if not self.trainer.is_global_zero or datamodule is None or not datamodule.preview_files:
             return
         photos = datamodule.preview_batch().to(self.device)
         was_training = self.transformer.training
         self.transformer.eval()
-        stylised = self.transformer(photos).float()
+        rows = self.stylise_previews(photos)
         self.transformer.train(was_training)
-        grid = make_grid(torch.cat([photos, stylised]), nrow=len(photos), padding=2)
+        grid = make_grid(torch.cat([photos, *rows]), nrow=len(photos), padding=2)
         for logger in self.loggers:
             if hasattr(logger.experiment, "add_image"):
                 logger.experiment.add_image("previews", grid, self.global_step)
@@ -95,3 +106,32 @@ class StyleTransferModule(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Put the current VGG weights back so strict loading still checks every transformer key."""
         checkpoint["state_dict"].update({f"criterion.{k}": v for k, v in self.criterion.state_dict().items()})
+
+
+class MultiStyleTransferModule(StyleTransferModule):
+    """Trains a :class:`~fast_style.transformer.MultiStyleTransformerNet` on several styles at once: the
+    images of a batch take the trained styles round robin (counted over steps and DDP processes, so every
+    style gets the same number of images and a resumed run carries on the same sequence), each with its
+    own style's loss (:class:`~fast_style.losses.MultiStyleLoss`). ``trained`` are the network's style
+    indices of the loss's styles, in order: all of them, or only those added to a trained network."""
+
+    def __init__(self, *args: Any, trained: list[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.trained = list(trained)
+
+    def sample_styles(self, batch_size: int) -> torch.Tensor:
+        """Each image's index into the loss's styles: round robin from this step's first image."""
+        first = (self.global_step * self.trainer.world_size + self.global_rank) * batch_size
+        return (first + torch.arange(batch_size, device=self.device)) % len(self.trained)
+
+    def loss_terms(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The batch's terms and each style's (``<style>/<term>``), every image with its own style."""
+        styles = self.sample_styles(len(batch))
+        network_styles = torch.tensor(self.trained, device=self.device)[styles]
+        one_hot = F.one_hot(network_styles, self.transformer.num_styles).float()
+        return self.criterion(self.transformer(batch, one_hot), batch, styles)
+
+    def stylise_previews(self, photos: torch.Tensor) -> list[torch.Tensor]:
+        """One row per style the network holds."""
+        eye = torch.eye(self.transformer.num_styles, device=photos.device)
+        return [self.transformer(photos, style).float() for style in eye]

@@ -8,7 +8,7 @@ between checkpoints).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -126,16 +126,72 @@ class PerceptualLoss(nn.Module):
         return terms
 
 
+class MultiStyleLoss(nn.Module):
+    """One :class:`PerceptualLoss` per style, all on one VGG trunk: one VGG pass over the whole batch, then
+    each image's terms against its own style's targets and loss weights.
+
+    ``forward(output, content, styles)`` (``styles``: each image's style index) returns the terms of the
+    batch (each style's terms weighted by its share of the images, so a batch of one style gives that
+    style's loss) and, per style present, ``<name>/<term>``."""
+
+    def __init__(self, losses: Sequence[PerceptualLoss], names: Sequence[str]) -> None:
+        super().__init__()
+        self.losses = nn.ModuleList(losses)
+        self.names = list(names)
+
+    @property
+    def vgg(self) -> VGGFeatures:
+        return self.losses[0].vgg
+
+    def check_side(self, what: str, *sides: int, hint: str = "") -> None:
+        self.losses[0].check_side(what, *sides, hint=hint)
+
+    def style_targets(self) -> dict[str, torch.Tensor]:
+        return {f"{name}/{layer}": gram for name, loss in zip(self.names, self.losses)
+                for layer, gram in loss.style_targets().items()}
+
+    def forward(self, output: torch.Tensor, content: torch.Tensor, styles: torch.Tensor) -> dict[str, torch.Tensor]:
+        first = self.losses[0]
+        out_feats = self.vgg(output, first.taps)
+        with torch.no_grad():
+            content_feats = self.vgg(content, tuple(first.content_layers))
+        terms: dict[str, torch.Tensor] = {}
+        for index, (name, loss) in enumerate(zip(self.names, self.losses)):
+            images = (styles == index).nonzero().flatten()
+            if not len(images):
+                continue
+            own = loss.terms(output[images], {n: f[images] for n, f in out_feats.items()},
+                             {n: f[images] for n, f in content_feats.items()})
+            share = len(images) / len(styles)
+            for key, value in own.items():
+                terms[key] = terms.get(key, 0) + share * value
+                terms[f"{name}/{key}"] = value
+        return terms
+
+
+def build_losses(cfgs: Sequence[Mapping[str, Any]], style_images: Sequence[torch.Tensor],
+                 assets_dir: str | Path | None = None) -> tuple[list[PerceptualLoss], dict[str, str]]:
+    """One loss per ``loss`` config (arch, weights, layers, loss weights) and style image, all on the VGG
+    trunk of the first config (the configs differ only in their loss weights).
+
+    Returns the losses and the description of the VGG weights they share."""
+    content_layers = weights("loss.content_layers", cfgs[0]["content_layers"])
+    style_layers = weights("loss.style_layers", cfgs[0]["style_layers"])
+    scales = [[real(f"loss.{name}", cfg[name], low=0) for name in ("content_weight", "style_weight", "tv_weight",
+                                                                   "range_weight")] for cfg in cfgs]
+    vgg, vgg_info = load_vgg(cfgs[0]["arch"], cfgs[0]["weights"], [*content_layers, *style_layers], assets_dir)
+    losses = []
+    for style_scales, style_image in zip(scales, style_images):
+        loss = PerceptualLoss(vgg, content_layers, style_layers, *style_scales)
+        loss.set_style(style_image.unsqueeze(0) if style_image.dim() == 3 else style_image)
+        losses.append(loss)
+    return losses, vgg_info
+
+
 def build_loss(cfg: Mapping[str, Any], style_image: torch.Tensor, assets_dir: str | Path | None = None
                ) -> tuple[PerceptualLoss, dict[str, str]]:
     """Build the loss from a ``loss`` config (arch, weights, layers, loss weights) and a style image.
 
     Returns the loss and the description of the VGG weights it loaded."""
-    content_layers = weights("loss.content_layers", cfg["content_layers"])
-    style_layers = weights("loss.style_layers", cfg["style_layers"])
-    scales = [real(f"loss.{name}", cfg[name], low=0) for name in ("content_weight", "style_weight", "tv_weight",
-                                                                 "range_weight")]
-    vgg, vgg_info = load_vgg(cfg["arch"], cfg["weights"], [*content_layers, *style_layers], assets_dir)
-    loss = PerceptualLoss(vgg, content_layers, style_layers, *scales)
-    loss.set_style(style_image.unsqueeze(0) if style_image.dim() == 3 else style_image)
-    return loss, vgg_info
+    losses, vgg_info = build_losses([cfg], [style_image], assets_dir)
+    return losses[0], vgg_info

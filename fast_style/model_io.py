@@ -20,7 +20,7 @@ from fast_style.atomic import atomic_write
 from fast_style.config import group_config
 from fast_style.errors import FastStyleError, load_failure
 from fast_style.style import load_style, style_path
-from fast_style.transformer import TransformerNet
+from fast_style.transformer import MultiStyleTransformerNet, TransformerNet
 
 if TYPE_CHECKING:  # imported where used: the loss pulls in torchvision, which infer.py does not need (1.2 s)
     from fast_style.losses import PerceptualLoss
@@ -75,14 +75,15 @@ def read_model_file(path: str | Path) -> dict[str, Any]:
     return raw
 
 
-def build_transformer(model_cfg: dict[str, Any]) -> TransformerNet:
-    """Rebuild the network from the ``model`` section of a model file."""
+def build_transformer(model_cfg: dict[str, Any]) -> TransformerNet | MultiStyleTransformerNet:
+    """Rebuild the network from the ``model`` section of a model file (multi-style: it has ``num_styles``)."""
     kwargs = {k: v for k, v in model_cfg.items() if not k.startswith("_")}
-    return TransformerNet(**kwargs)
+    return (MultiStyleTransformerNet if "num_styles" in kwargs else TransformerNet)(**kwargs)
 
 
-def load_model(path: str | Path) -> tuple[TransformerNet, dict[str, Any]]:
-    """The transformer (eval mode, weights loaded) and the file's metadata."""
+def load_model(path: str | Path) -> tuple[TransformerNet | MultiStyleTransformerNet, dict[str, Any]]:
+    """The transformer (eval mode, weights loaded) and the file's metadata. A multi-style file gives a
+    :class:`MultiStyleTransformerNet`; :func:`fast_style.multistyle.choose_style` turns it into one style."""
     meta = read_model_file(path)
     net = build_transformer(meta["model"])
     try:

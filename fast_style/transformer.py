@@ -10,6 +10,11 @@ starts from the photo instead of from noise. Two choices keep it from blowing ou
 - the residual is scaled by ``g = 1/sqrt(fan_in)`` of the output conv (an equalised learning rate,
   Karras et al. 2018): Adam moves every weight by about ``lr`` per step, which, with thousands of
   weights feeding each output pixel, moved the output by several times the pixel range per step.
+
+:class:`MultiStyleTransformerNet` is the same network holding several styles (Dumoulin et al. 2017): only the
+scale and shift of each instance norm depend on the style (:class:`ConditionalInstanceNorm2d`), and
+:meth:`MultiStyleTransformerNet.single_style` folds one style, or a blend, into a plain :class:`TransformerNet`,
+so inference runs exactly the single-style network.
 """
 
 from __future__ import annotations
@@ -23,6 +28,13 @@ from torch import nn
 
 from fast_style.errors import FastStyleError
 from fast_style.settings import whole
+
+
+def check_channels(channels: Sequence[int]) -> list[int]:
+    """``model.channels``: the three widths, each a whole number from 1."""
+    if not isinstance(channels, Sequence) or len(channels) != 3:
+        raise FastStyleError(f"model.channels={channels}: give the three widths, e.g. [32, 64, 128]")
+    return [whole(f"model.channels[{i}]", c, 1) for i, c in enumerate(channels)]
 
 
 class ConvLayer(nn.Sequential):
@@ -61,9 +73,7 @@ class TransformerNet(nn.Module):
 
     def __init__(self, channels: Sequence[int] = (32, 64, 128), num_res_blocks: int = 5) -> None:
         super().__init__()
-        if not isinstance(channels, Sequence) or len(channels) != 3:
-            raise FastStyleError(f"model.channels={channels}: give the three widths, e.g. [32, 64, 128]")
-        c1, c2, c3 = (whole(f"model.channels[{i}]", c, 1) for i, c in enumerate(channels))
+        c1, c2, c3 = check_channels(channels)
         num_res_blocks = whole("model.num_res_blocks", num_res_blocks, 0)
         self.net = nn.Sequential(
             ConvNormReLU(3, c1, 9),
@@ -80,14 +90,164 @@ class TransformerNet(nn.Module):
         self.output_gain = 1 / math.sqrt(last.weight[0].numel())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        # Pad to a multiple of 4 (two stride-2 stages), and to at least 8 px so the smallest feature map
-        # still fits a reflection-padded 3x3 conv; reflection needs pad < side, so tiny inputs replicate.
-        pad_h, pad_w = (-h % 4 if h >= 8 else 8 - h), (-w % 4 if w >= 8 else 8 - w)
-        mode = "reflect" if pad_h < h and pad_w < w else "replicate"
-        padded = F.pad(x, (0, pad_w, 0, pad_h), mode=mode) if pad_h or pad_w else x
         # Weights stored in 16 bits (fast inference) take the photo in their precision; the sum below
         # stays in the photo's precision, so outputs keep all 256 levels per channel.
-        residual = self.net(padded.to(self.net[0][0][1].weight.dtype))[..., :h, :w]
-        out = x + self.output_gain * residual.to(x.dtype)
-        return out if self.training else out.clamp(0, 1)
+        residual = self.net(pad_to_fit(x).to(self.net[0][0][1].weight.dtype))
+        return add_residual(x, residual, self.output_gain, self.training)
+
+
+def pad_to_fit(x: torch.Tensor) -> torch.Tensor:
+    """Pad to a multiple of 4 (two stride-2 stages), and to at least 8 px so the smallest feature map
+    still fits a reflection-padded 3x3 conv; reflection needs pad < side, so tiny inputs replicate."""
+    h, w = x.shape[-2], x.shape[-1]
+    pad_h, pad_w = (-h % 4 if h >= 8 else 8 - h), (-w % 4 if w >= 8 else 8 - w)
+    mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode) if pad_h or pad_w else x
+
+
+def add_residual(x: torch.Tensor, residual: torch.Tensor, gain: float, training: bool) -> torch.Tensor:
+    """``x + gain * residual`` (the residual cropped back to the photo's size, summed in the photo's
+    precision), clamped to [0, 1] outside training."""
+    out = x + gain * residual[..., : x.shape[-2], : x.shape[-1]].to(x.dtype)
+    return out if training else out.clamp(0, 1)
+
+
+class ConditionalInstanceNorm2d(nn.Module):
+    """Instance norm whose scale and shift depend on the style: one row of ``weight`` and ``bias`` per style.
+
+    ``forward(x, style)`` takes ``style`` ``[B, num_styles]``, one weight vector per image: a one-hot row picks
+    that style's scale and shift, a convex combination blends them (Dumoulin et al. 2017). The mix is an
+    elementwise product and sum, not a matmul, so autocast keeps it in float32 and a one-hot row gives the
+    style's parameters bit for bit; the normalisation is the same ``instance_norm`` call as
+    ``nn.InstanceNorm2d``'s, on the batch folded into the channels so that every image gets its own scale."""
+
+    def __init__(self, num_features: int, num_styles: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.num_features, self.num_styles, self.eps = num_features, num_styles, eps
+        self.weight = nn.Parameter(torch.ones(num_styles, num_features))
+        self.bias = nn.Parameter(torch.zeros(num_styles, num_features))
+
+    def mix(self, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The scale and shift ``[B, C]`` for style weights ``[B, num_styles]``."""
+        weights = style[:, :, None].to(self.weight.dtype)
+        return (weights * self.weight[None]).sum(1), (weights * self.bias[None]).sum(1)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        scale, shift = self.mix(style)
+        b, c, h, w = x.shape
+        out = F.instance_norm(x.reshape(1, b * c, h, w), weight=scale.reshape(b * c).to(x.dtype),
+                              bias=shift.reshape(b * c).to(x.dtype), eps=self.eps)
+        return out.reshape(b, c, h, w)
+
+
+class StyledConvNormReLU(nn.Module):
+    """:class:`ConvNormReLU` with a conditional instance norm."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, num_styles: int, stride: int = 1,
+                 upsample: bool = False) -> None:
+        super().__init__()
+        self.upsample = upsample
+        self.conv = ConvLayer(in_ch, out_ch, kernel, stride)
+        self.norm = ConditionalInstanceNorm2d(out_ch, num_styles)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        if self.upsample:
+            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        return F.relu(self.norm(self.conv(x), style))
+
+
+class StyledResidualBlock(nn.Module):
+    """:class:`ResidualBlock` with conditional instance norms."""
+
+    def __init__(self, channels: int, num_styles: int) -> None:
+        super().__init__()
+        self.first = StyledConvNormReLU(channels, channels, 3, num_styles)
+        self.conv = ConvLayer(channels, channels, 3)
+        self.norm = ConditionalInstanceNorm2d(channels, num_styles)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        return x + self.norm(self.conv(self.first(x, style)), style)
+
+
+class MultiStyleTransformerNet(nn.Module):
+    """:class:`TransformerNet` holding ``num_styles`` styles: every layer is shared except the instance norms'
+    scale and shift (:class:`ConditionalInstanceNorm2d`), about 0.2% of the parameters per style.
+
+    ``forward(x, style)``: ``style`` holds non-negative style weights, ``[num_styles]`` for the whole batch or
+    ``[B, num_styles]`` per image; they are divided by their sum, so ``[7, 3]`` blends as ``[0.7, 0.3]``."""
+
+    def __init__(self, channels: Sequence[int] = (32, 64, 128), num_res_blocks: int = 5, num_styles: int = 2) -> None:
+        super().__init__()
+        c1, c2, c3 = check_channels(channels)
+        num_res_blocks = whole("model.num_res_blocks", num_res_blocks, 0)
+        self.num_styles = whole("model.num_styles", num_styles, 1)
+        self.channels, self.num_res_blocks = [c1, c2, c3], num_res_blocks
+        self.blocks = nn.ModuleList([
+            StyledConvNormReLU(3, c1, 9, num_styles),
+            StyledConvNormReLU(c1, c2, 3, num_styles, stride=2),
+            StyledConvNormReLU(c2, c3, 3, num_styles, stride=2),
+            *[StyledResidualBlock(c3, num_styles) for _ in range(num_res_blocks)],
+            StyledConvNormReLU(c3, c2, 3, num_styles, upsample=True),
+            StyledConvNormReLU(c2, c1, 3, num_styles, upsample=True),
+        ])
+        self.out = ConvLayer(c1, 3, 9)
+        nn.init.zeros_(self.out[1].weight)
+        nn.init.zeros_(self.out[1].bias)
+        self.output_gain = 1 / math.sqrt(self.out[1].weight[0].numel())
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        weights = style.float() / style.float().sum(-1, keepdim=True)
+        if weights.dim() == 1:
+            weights = weights.expand(x.shape[0], self.num_styles)
+        y = pad_to_fit(x).to(self.out[1].weight.dtype)
+        for block in self.blocks:
+            y = block(y, weights)
+        return add_residual(x, self.out(y), self.output_gain, self.training)
+
+    def norms(self) -> list[ConditionalInstanceNorm2d]:
+        return [m for m in self.modules() if isinstance(m, ConditionalInstanceNorm2d)]
+
+    @torch.no_grad()
+    def add_styles(self, count: int) -> MultiStyleTransformerNet:
+        """A copy holding ``count`` more styles after these, each starting from the mean scale and shift of
+        the styles held (a start the shared layers already work with)."""
+        net = MultiStyleTransformerNet(self.channels, self.num_res_blocks, self.num_styles + count)
+        state = self.state_dict()
+        for name, norm in zip([n for n, m in self.named_modules() if isinstance(m, ConditionalInstanceNorm2d)],
+                              self.norms()):
+            for param in ("weight", "bias"):
+                held = getattr(norm, param)
+                state[f"{name}.{param}"] = torch.cat([held, held.mean(0, keepdim=True).expand(count, -1)])
+        net.load_state_dict(state)
+        return net.to(self.out[1].weight.device)
+
+    def train_only_styles(self, styles: Sequence[int]) -> None:
+        """Freeze everything but the scale and shift of ``styles``: the shared layers stop requiring gradients,
+        and the other styles' rows of the norm parameters get zero gradients, which Adam (without weight
+        decay) turns into zero steps, so they stay bit for bit as they were."""
+        mask = torch.zeros(self.num_styles, 1)
+        mask[list(styles)] = 1
+        for param in self.parameters():
+            param.requires_grad_(False)
+        for norm in self.norms():
+            for param in (norm.weight, norm.bias):
+                param.requires_grad_(True)
+                param.register_hook(lambda grad: grad * mask.to(grad.device, grad.dtype))
+
+    @torch.no_grad()
+    def single_style(self, weights: torch.Tensor) -> TransformerNet:
+        """A plain :class:`TransformerNet` computing ``self(x, weights)``: the shared weights copied, each
+        norm's scale and shift mixed once by ``weights`` ``[num_styles]`` (divided by their sum). Modules of
+        both networks are created in the same order, so they pair up in ``modules()`` order."""
+        weights = weights.float() / weights.float().sum()
+        net = TransformerNet(self.channels, self.num_res_blocks).to(self.out[1].weight.device)
+        convs = [[m for m in n.modules() if isinstance(m, nn.Conv2d)] for n in (net, self)]
+        norms = [m for m in net.modules() if isinstance(m, nn.InstanceNorm2d)]
+        assert len(convs[0]) == len(convs[1]) and len(norms) == len(self.norms())
+        for target, source in zip(*convs):
+            target.load_state_dict(source.state_dict())
+        for target, source in zip(norms, self.norms()):
+            scale, shift = source.mix(weights[None])
+            target.weight.copy_(scale[0])
+            target.bias.copy_(shift[0])
+        return net.train(self.training)

@@ -27,6 +27,7 @@ from fast_style.errors import FastStyleError
 from fast_style.image_io import read_tensor, require_images, save_image
 from fast_style.losses import PerceptualLoss
 from fast_style.model_io import load_model, loss_for_model
+from fast_style.multistyle import choose_style, style_meta, style_names
 from fast_style.optimize import Iterate, check_settings, optimize
 from fast_style.outputs import check_output
 from fast_style.quality import blown_out_share, contact_sheet, crushed_share, fit_height
@@ -177,10 +178,13 @@ def report_markdown(report: Mapping[str, Any]) -> str:
 def validate(model: str | Path, inputs: str | Path, output: str | Path, image_size: int | None = 256,
              steps: int = 200,
              lr: float | None = None, device: torch.device | str = "cpu", assets_dir: str | Path | None = None,
-             style_image: str | None = None) -> dict[str, Any]:
+             style_image: str | None = None, style: str | None = None) -> dict[str, Any]:
     """Compare the network in ``model`` with L-BFGS on every photo in ``inputs``; write the report to
     ``output`` (report.json and report.md, rewritten after each photo, side_by_side/*.png and
-    contact_sheet.png). ``image_size``: the long side photos are shrunk to; None keeps their own size."""
+    contact_sheet.png). ``image_size``: the long side photos are shrunk to; None keeps their own size.
+
+    A multi-style model is validated style by style (or only ``style``), each on its own loss, into
+    ``output/<style>/``, with ``report.json`` and ``report.md`` in ``output`` comparing the styles' medians."""
     whole("image_size", image_size, 16, optional=True,
           hint="VGG pools the image 3 times or more; null evaluates each photo at its own size")
     check_settings("lbfgs", "content", steps, (1.0,), lr)
@@ -190,11 +194,60 @@ def validate(model: str | Path, inputs: str | Path, output: str | Path, image_si
     if not Path(inputs).exists():
         raise FastStyleError(f"input={inputs}: not found; give a folder of photos or one photo")
     files = require_images("input", inputs)
+    root = Path(inputs) if Path(inputs).is_dir() else Path(inputs).parent
+    settings = {"image_size": image_size, "steps": steps, "lr": lr, "device": device, "assets_dir": assets_dir,
+                "style_image": style_image}
+    names = style_names(meta)
+    if names is None:
+        choose_style(transformer, meta, style, str(model))  # refuses style= for a single-style model
+        return validate_network(transformer, meta, str(model), files, root, output, **settings)
+    if style is not None and (not isinstance(style, str) or style not in names):
+        raise FastStyleError(f"style={style}: give the name of one style to validate (a blend has no loss of its "
+                             f"own); {model} holds {', '.join(names)}")
+    if style_image:
+        raise FastStyleError(f"style_image={style_image}: {model} holds several styles ({', '.join(names)}); "
+                             "put their paintings in <assets>/styles/ instead")
+    report: dict[str, Any] = {"model": str(model), "image_size": image_size, "steps": steps, "device": str(device),
+                              "styles": {}}
+    for index, (name, one_hot) in enumerate(zip(names, torch.eye(len(names)))):
+        if style not in (None, name):
+            continue
+        single = validate_network(transformer.single_style(one_hot), style_meta(meta, index), str(model), files,
+                                  root, output / name, **settings)
+        report["styles"][name] = single["summary"]
+        _write_reports(output, report, styles_markdown(report))
+    return report
+
+
+def styles_markdown(report: Mapping[str, Any]) -> str:
+    """The medians of every style of a multi-style model, one row each."""
+    lines = [f"# Validation of `{report['model']}`, style by style", "",
+             f"Each style on its own loss, L-BFGS for {report['steps']} iterations on {report['device']}; "
+             "details in `<style>/report.md`.", "",
+             "| style | images | network loss | content | style | L-BFGS iterations to match | blown out |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name, s in report["styles"].items():
+        lines.append(f"| {name} | {s['images']} | {_fmt(s['network_loss'])} | {_fmt(s['network_content'])} | "
+                     f"{_fmt(s['network_style'])} | {_fmt(s['lbfgs_iterations_to_match'], 'g')} | "
+                     f"{s['blown_out']:.2%} |")
+    return "\n".join(lines) + "\n"
+
+
+def _write_reports(output: Path, report: Mapping[str, Any], markdown: str) -> None:
+    """report.json and report.md, each rewritten atomically: the old one or the new one, never half of one."""
+    for report_file, text in (("report.json", json.dumps(report, indent=2)), ("report.md", markdown)):
+        with atomic_write(output / report_file) as tmp:
+            tmp.write_text(text)
+
+
+def validate_network(transformer: nn.Module, meta: Mapping[str, Any], model: str, files: Sequence[Path], root: Path,
+                     output: Path, image_size: int | None, steps: int, lr: float | None, device: torch.device,
+                     assets_dir: str | Path | None, style_image: str | None) -> dict[str, Any]:
+    """:func:`validate` for one single-style network with its model-file metadata."""
     criterion = loss_for_model(meta, assets_dir, style_image).to(device)
     transformer.to(device)
     output.mkdir(parents=True, exist_ok=True)
-    root = Path(inputs) if Path(inputs).is_dir() else Path(inputs).parent
-    report: dict[str, Any] = {"model": str(model), "style": meta["style"], "loss": meta["loss"],
+    report: dict[str, Any] = {"model": model, "style": meta["style"], "loss": meta["loss"],
                               "image_size": image_size, "steps": steps, "device": str(device),
                               "summary": {}, "images": [], "skipped": []}
     sheet_rows: list[list[torch.Tensor]] = []
@@ -223,14 +276,10 @@ def validate(model: str | Path, inputs: str | Path, output: str | Path, image_si
                    output / "contact_sheet.png")
         report["images"].append(record)
         report["summary"] = summarize(report["images"])
-        # Atomic rewrites: a report is the old one or the new one, never half of one.
-        for report_file, text in (("report.json", json.dumps(report, indent=2)),
-                                  ("report.md", report_markdown(report))):
-            with atomic_write(output / report_file) as tmp:
-                tmp.write_text(text)
+        _write_reports(output, report, report_markdown(report))
         log.info("%s: network loss %.4g in %.4f s; L-BFGS matched at iteration %s; loss after %d: %.4g (%.2f s)",
                  name, record["network_loss"], record["network_seconds"], record["lbfgs_iterations_to_match"], steps,
                  record["optimisation_losses"][-1], record["optimisation_seconds"])
     if not report["images"]:
-        raise FastStyleError(f"input={inputs}: none of the {len(files)} images could be read")
+        raise FastStyleError(f"input: none of the {len(files)} images could be read")
     return report

@@ -1,8 +1,9 @@
 """Write a standalone model: ``python scripts/export.py model=PATH format=torchscript|onnx [output=FILE]``.
 
 The result runs without this package (``torch.jit.load`` or onnxruntime). Before reporting success the
-file is loaded back and its output compared with the PyTorch model's on a random image; the maximum
-absolute difference is printed, and an export that disagrees by more than ``TOLERANCE`` is deleted.
+file is loaded back and its output compared with the PyTorch model's on a random image (a multi-style model's
+on a random blend of its styles); the maximum absolute difference is printed, and an export that disagrees
+by more than ``TOLERANCE`` is deleted.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fast_style.export import MIN_SIDE, STANDALONE_FORMATS, OnnxModel, export_on
 from fast_style.model_io import load_model
 from fast_style.outputs import check_output
 from fast_style.settings import one_of, whole
+from fast_style.transformer import MultiStyleTransformerNet
 
 SUFFIXES = {"torchscript": ".torchscript.pt", "onnx": ".onnx"}
 TOLERANCE = 1e-3  # outputs are in [0, 1]; float32 round-off is ~1e-6
@@ -38,14 +40,17 @@ def export(cfg: DictConfig) -> tuple[Path, float]:
     output = check_output("output", cfg.output or model_path.with_name(model_path.stem + SUFFIXES[fmt]), folder=False)
     if output.resolve() == model_path.resolve():
         raise FastStyleError(f"output={output} is the model file itself; choose another name")
-    image = torch.rand(1, 3, *check_size, generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(0)
+    inputs = [torch.rand(1, 3, *check_size, generator=generator)]
+    if isinstance(net, MultiStyleTransformerNet):  # checked on a random blend of its styles
+        inputs.append(torch.rand(net.num_styles, generator=generator))
     # Written and checked under a temporary name: only a file that passed the check takes the output's name.
     with atomic_write(output) as tmp:
         (export_onnx if fmt == "onnx" else export_torchscript)(net, meta, tmp)
         cpu = torch.device("cpu")
         standalone = OnnxModel(tmp, cpu) if fmt == "onnx" else load_torchscript(tmp, cpu)[0]
         with torch.inference_mode():
-            difference = (standalone(image) - net(image)).abs().max().item()
+            difference = (standalone(*inputs) - net(*inputs)).abs().max().item()
         if not difference <= TOLERANCE:
             raise FastStyleError(f"{output}: the {fmt} export differs from PyTorch by {difference:.2e} "
                                  f"(> {TOLERANCE}); nothing written, please report this")

@@ -21,6 +21,7 @@ from fast_style.folder_io import plan_jobs, stylize_folder
 from fast_style.image_io import find_images
 from fast_style.inference import Stylizer, choose_precision, for_inference
 from fast_style.malloc import reuse_freed_memory
+from fast_style.multistyle import choose_style
 from fast_style.video import plan_videos, stylize_videos
 from fast_style.video_io import VideoSettings
 
@@ -36,7 +37,7 @@ def infer(cfg: DictConfig) -> int:
     reuse_freed_memory()  # before the first forward pass: activations reuse freed buffers instead of faulting in
     device = choose_device(str(cfg.device))
     precision = choose_precision(str(cfg.precision), device)
-    model, meta = load_any_model(cfg.model, device)
+    model, meta = choose_style(*load_any_model(cfg.model, device), cfg.style, f"model={cfg.model}")
     model = for_inference(model, device, precision)  # 16-bit weights, channels-last where it pays
     stylizer = Stylizer(model, device, precision, tile=cfg.tile, overlap=cfg.tile_overlap, strength=cfg.strength,
                         preserve_color=cfg.preserve_color)

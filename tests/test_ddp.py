@@ -50,6 +50,20 @@ def test_two_process_cpu_ddp_trains_and_exports_once(tmp_path: Path, assets: Pat
     assert any(not torch.equal(t, torch.zeros_like(t)) for t in model["state_dict"].values())
 
 
+def test_two_process_multi_style_training_compares_every_styles_targets(tmp_path: Path, assets: Path) -> None:
+    run_dir = tmp_path / "ddp_multi"
+    overrides = [o for o in tiny_train_overrides(run_dir, steps=2) if not o.startswith(("data.image_size", "style="))]
+    result = run_script("train.py", *overrides, "styles=[starry_night,candy]", "data.image_size=32",
+                        "trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp", "module.preview_every=0",
+                        timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1] == f"exported: {run_dir / 'export' / 'multistyle_2.pt'}"
+    assert sum(line.startswith("style targets identical on 2 processes") for line in lines) == 1
+    assert [entry["style"]["name"] for entry in read_model_file(run_dir / "export" / "multistyle_2.pt")["styles"]] == [
+        "starry_night", "candy"]
+
+
 def _compare_targets(rank: int, store: str, same: bool, results: str) -> None:
     """One of two gloo processes: a loss whose painting is the same on both ranks, or differs on rank 1."""
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
