@@ -51,16 +51,15 @@ class Summary:
     seconds: float = 0.0
 
 
-def plan_jobs(input: str | Path, output: str | Path, format: str | None = None, overwrite: bool = False
-              ) -> tuple[list[Job], int]:
+def plan_jobs(input: str | Path, output: str | Path, format: str | None = None, overwrite: bool = False,
+              required: bool = True) -> tuple[list[Job], int]:
     """Pair every image under ``input`` with its output path; returns (jobs to run, outputs already there).
 
-    The output mirrors the input's relative paths and names (suffix from ``format`` if given). A folder
-    ``output`` inside ``input`` is not read as input. Refused before anything is written: an output that
-    would replace an input, two inputs that would write the same output, and an output that is a file
-    where a folder is needed (or lies where nothing can be written)."""
+    The output mirrors the input's relative paths and names (suffix from ``format`` if given); see
+    :func:`pair_jobs` for what is refused before anything is written. ``required``: an input without
+    images is an error (else nothing to do, as for a folder of films)."""
     overwrite = flag("overwrite", overwrite)
-    root, out_root = Path(str(input)).expanduser(), Path(str(output)).expanduser()
+    root = Path(str(input)).expanduser()
     suffix = None
     if format is not None:
         if str(format).lower() not in FORMATS:
@@ -68,8 +67,22 @@ def plan_jobs(input: str | Path, output: str | Path, format: str | None = None, 
         suffix = FORMATS[str(format).lower()]
     if not root.exists():
         raise FastStyleError(f"input={root}: not found; give a folder of images or one image file")
-    sources = find_images(root)
-    one_named_file = not root.is_dir() and out_root.suffix.lower() in IMAGE_EXTENSIONS and not out_root.is_dir()
+    todo, existing = pair_jobs(root, output, find_images(root), IMAGE_EXTENSIONS, overwrite, suffix)
+    if required and not todo and not existing:
+        raise FastStyleError(f"input={root} holds no images ({', '.join(IMAGE_EXTENSIONS)}, searched recursively)")
+    return todo, existing
+
+
+def pair_jobs(root: Path, output: str | Path, sources: Sequence[Path], extensions: tuple[str, ...],
+              overwrite: bool, suffix: str | None = None) -> tuple[list[Job], int]:
+    """Pair ``sources`` (found under the folder ``root``, or ``[root]`` for one file) with their outputs;
+    returns (jobs to run, outputs already there). A folder ``output`` mirrors relative paths and names
+    (``suffix`` replacing theirs) and is not read as input where it lies inside ``root``; one file goes to
+    ``output`` if that names a file with one of ``extensions``, else into the folder ``output``. Refused
+    before anything is written: an output that would replace an input, two inputs that would write the same
+    output, and an output that is a file where a folder is needed (or lies where nothing can be written)."""
+    out_root = Path(str(output)).expanduser()
+    one_named_file = not root.is_dir() and out_root.suffix.lower() in extensions and not out_root.is_dir()
     check_output("output", output, folder=not one_named_file)
     if root.is_dir():
         out_resolved = out_root.resolve()
@@ -80,8 +93,6 @@ def plan_jobs(input: str | Path, output: str | Path, format: str | None = None, 
         targets = [out_root]
     else:
         targets = [out_root / root.name]
-    if not sources:
-        raise FastStyleError(f"input={root} holds no images ({', '.join(IMAGE_EXTENSIONS)}, searched recursively)")
     jobs = [Job(s, t.with_suffix(suffix) if suffix and t != out_root else t) for s, t in zip(sources, targets)]
     inputs = {s.resolve() for s in sources}
     seen: dict[Path, Path] = {}

@@ -24,12 +24,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from fast_style.atomic import atomic_write, remove_leftovers
+from fast_style.atomic import atomic_write
 from fast_style.errors import FastStyleError
-from fast_style.folder_io import Job
+from fast_style.folder_io import Job, pair_jobs
 from fast_style.image_io import find_images, resize
 from fast_style.inference import Stylizer
-from fast_style.outputs import check_output
 from fast_style.settings import flag, whole
 from fast_style.video_io import (VIDEO_EXTENSIONS, UnreadableVideo, VideoInfo, VideoSettings, VideoWriter, is_video,
                                  probe, read_frames)
@@ -46,34 +45,18 @@ class VideoSummary:
 
 
 def plan_videos(input: str | Path, output: str | Path, overwrite: bool = False) -> tuple[list[Job], int]:
-    """Pair every video under ``input`` (or ``input`` itself) with its output; returns (jobs to run, outputs
-    already there). A folder mirrors relative paths and names; one video goes to ``output`` if that names a
-    video file, else into the folder ``output`` under its own name. An output that would replace an input
-    is refused before anything is written."""
+    """Pair every video under ``input`` (or ``input`` itself) with its output, as photos are paired
+    (:func:`~fast_style.folder_io.pair_jobs`); returns (jobs to run, outputs already there). One video goes to
+    ``output`` if that names a video file, else into the folder ``output`` under its own name."""
     overwrite = flag("overwrite", overwrite)
-    root, out_root = Path(str(input)).expanduser(), Path(str(output)).expanduser()
+    root = Path(str(input)).expanduser()
     if root.is_file():
-        if not is_video(root):
-            return [], 0
-        one_named_file = is_video(out_root) and not out_root.is_dir()
-        check_output("output", output, folder=not one_named_file)
-        jobs = [Job(root, out_root if one_named_file else out_root / root.name)]
-    elif root.is_dir():
-        sources = find_images(root, VIDEO_EXTENSIONS)
-        if out_root.resolve() != root.resolve():
-            sources = [s for s in sources if not s.resolve().is_relative_to(out_root.resolve())]
-        if sources:
-            check_output("output", output, folder=True)
-        jobs = [Job(s, out_root / s.relative_to(root)) for s in sources]
+        sources = [root] if is_video(root) else []
     else:
+        sources = find_images(root, VIDEO_EXTENSIONS) if root.is_dir() else []
+    if not sources:
         return [], 0
-    inputs = {job.source.resolve() for job in jobs}
-    for job in jobs:
-        if job.target.resolve() in inputs:
-            raise FastStyleError(f"output={out_root} would overwrite the input {job.source}; choose another output")
-    remove_leftovers(job.target for job in jobs)
-    todo = [job for job in jobs if overwrite or not job.target.exists()]
-    return todo, len(jobs) - len(todo)
+    return pair_jobs(root, output, sources, VIDEO_EXTENSIONS, overwrite)
 
 
 def output_size(info: VideoInfo, max_size: int | None) -> tuple[int, int]:

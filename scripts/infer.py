@@ -18,22 +18,20 @@ from fast_style.config import run_or_exit
 from fast_style.devices import choose_device
 from fast_style.export import load_any_model
 from fast_style.folder_io import plan_jobs, stylize_folder
-from fast_style.image_io import find_images
 from fast_style.inference import Stylizer, choose_precision, for_inference
 from fast_style.malloc import reuse_freed_memory
 from fast_style.multistyle import choose_style
 from fast_style.video import plan_videos, stylize_videos
-from fast_style.video_io import VideoSettings
+from fast_style.video_io import VideoSettings, is_video
 
 
 def infer(cfg: DictConfig) -> int:
     """Run the whole folder; return the exit status."""
     videos, videos_kept = plan_videos(cfg.input, cfg.output, cfg.overwrite)
     video_settings = VideoSettings(**cfg.video)
-    root = Path(str(cfg.input)).expanduser()
-    jobs, existing = [], 0
-    if not (videos or videos_kept) or (root.is_dir() and find_images(root)):
-        jobs, existing = plan_jobs(cfg.input, cfg.output, cfg.format, cfg.overwrite)
+    source, jobs, existing = Path(str(cfg.input)).expanduser(), [], 0
+    if not (source.is_file() and is_video(source)):  # a folder may hold photos beside its films
+        jobs, existing = plan_jobs(cfg.input, cfg.output, cfg.format, cfg.overwrite, required=not (videos or videos_kept))
     reuse_freed_memory()  # before the first forward pass: activations reuse freed buffers instead of faulting in
     device = choose_device(str(cfg.device))
     precision = choose_precision(str(cfg.precision), device)
