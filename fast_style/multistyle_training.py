@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 
 from fast_style.config import compose_config, group_options
 from fast_style.errors import FastStyleError
-from fast_style.model_io import build_transformer, read_model_file
+from fast_style.model_io import build_transformer, load_model
 from fast_style.multistyle import check_style_list, style_names
 from fast_style.transformer import MultiStyleTransformerNet
 
@@ -32,12 +32,10 @@ def style_runs(names: list[str]) -> list[DictConfig]:
 
 def read_base(path: str) -> tuple[MultiStyleTransformerNet, dict[str, Any]]:
     """``add_styles_to=PATH``: the trained multi-style network (an exported ``.pt``) and its metadata."""
-    meta = read_model_file(path)
+    net, meta = load_model(path)
     if style_names(meta) is None:
         raise FastStyleError(f"add_styles_to={path}: a single-style network "
                              f"({meta.get('style', {}).get('name')}); give a multi-style model (trained with styles=[...])")
-    net = build_transformer(meta["model"])
-    net.load_state_dict(meta["state_dict"])
     return net, meta
 
 

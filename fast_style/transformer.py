@@ -213,8 +213,9 @@ class MultiStyleTransformerNet(nn.Module):
         the styles held (a start the shared layers already work with)."""
         net = MultiStyleTransformerNet(self.channels, self.num_res_blocks, self.num_styles + count)
         state = self.state_dict()
-        for name, norm in zip([n for n, m in self.named_modules() if isinstance(m, ConditionalInstanceNorm2d)],
-                              self.norms()):
+        for name, norm in self.named_modules():
+            if not isinstance(norm, ConditionalInstanceNorm2d):
+                continue
             for param in ("weight", "bias"):
                 held = getattr(norm, param)
                 state[f"{name}.{param}"] = torch.cat([held, held.mean(0, keepdim=True).expand(count, -1)])

@@ -27,7 +27,7 @@ from fast_style.errors import FastStyleError
 from fast_style.image_io import read_tensor, require_images, save_image
 from fast_style.losses import PerceptualLoss
 from fast_style.model_io import load_model, loss_for_model
-from fast_style.multistyle import choose_style, style_meta, style_names
+from fast_style.multistyle import choose_style, style_names
 from fast_style.optimize import Iterate, check_settings, optimize
 from fast_style.outputs import check_output
 from fast_style.quality import blown_out_share, contact_sheet, crushed_share, fit_height
@@ -209,11 +209,9 @@ def validate(model: str | Path, inputs: str | Path, output: str | Path, image_si
                              "put their paintings in <assets>/styles/ instead")
     report: dict[str, Any] = {"model": str(model), "image_size": image_size, "steps": steps, "device": str(device),
                               "styles": {}}
-    for index, (name, one_hot) in enumerate(zip(names, torch.eye(len(names)))):
-        if style not in (None, name):
-            continue
-        single = validate_network(transformer.single_style(one_hot), style_meta(meta, index), str(model), files,
-                                  root, output / name, **settings)
+    for name in names if style is None else [style]:
+        single = validate_network(*choose_style(transformer, meta, name, str(model)), str(model), files, root,
+                                  output / name, **settings)
         report["styles"][name] = single["summary"]
         _write_reports(output, report, styles_markdown(report))
     return report

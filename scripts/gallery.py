@@ -22,7 +22,7 @@ from fast_style.gallery import gallery
 from fast_style.image_io import require_images, save_image
 from fast_style.inference import Stylizer, choose_precision, for_inference
 from fast_style.model_io import load_model
-from fast_style.multistyle import style_meta, style_names, style_weights
+from fast_style.multistyle import choose_style, style_names, style_weights
 from fast_style.outputs import check_output
 from fast_style.settings import whole
 
@@ -59,8 +59,9 @@ def run(cfg: DictConfig) -> int:
             networks.append((meta, stylizer(net)))
             continue
         # A multi-style network: a column per style; the blend row from the first one holding both styles.
-        networks += [(style_meta(meta, i), stylizer(net.single_style(style))) for i, style in
-                     enumerate(torch.eye(len(names)))]
+        for name in names:
+            single, single_meta = choose_style(net, meta, name, model)
+            networks.append((single_meta, stylizer(single)))
         if cfg.blend is not None and not blend:
             pair = [style_weights("blend", name, names) for name in blend_pair(cfg.blend, names)]
             blend = [stylizer(net.single_style(torch.lerp(pair[0], pair[1], t)))
