@@ -22,6 +22,7 @@ from fast_style.export import load_any_model
 from fast_style.flicker import film_flicker
 from fast_style.inference import Stylizer, choose_precision, for_inference
 from fast_style.model_io import loss_for_model
+from fast_style.multistyle import choose_style
 from fast_style.outputs import check_output
 from fast_style.settings import flag
 
@@ -32,7 +33,7 @@ def flicker(cfg: DictConfig) -> int:
         raise FastStyleError(f"input={cfg.input}: not a file; give one video")
     device = choose_device(str(cfg.device))
     precision = choose_precision(str(cfg.precision), device)
-    model, meta = load_any_model(cfg.model, device)
+    model, meta = choose_style(*load_any_model(cfg.model, device), cfg.style, f"model={cfg.model}")
     criterion = loss_for_model(meta, cfg.assets_dir).to(device) if flag("style_loss", cfg.style_loss) else None
     stylizer = Stylizer(for_inference(model, device, precision), device, precision, strength=cfg.strength,
                         preserve_color=cfg.preserve_color)

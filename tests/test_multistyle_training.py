@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from clips import make_clip
 from conftest import COCO, VGG_WEIGHTS, load_script, run_script
 from fast_style.assets import file_sha256
 from fast_style.checkpoints import check_continues, read_checkpoint
@@ -121,6 +122,19 @@ def test_infer_script_picks_a_style_and_names_the_ones_held(multi_model: Path, p
         result = run_script("infer.py", f"model={multi_model}", f"input={photos}", f"output={tmp_path / 'x'}", bad)
         assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith(message)
     assert not (tmp_path / "x").exists()
+
+
+def test_flicker_command_measures_one_style_of_a_multi_style_model(multi_model: Path, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "pan.mp4", frames=6, audio=None)
+    result = run_script("flicker.py", f"model={multi_model}", f"input={clip}", "style=candy",
+                        f"output={tmp_path / 'candy.json'}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((tmp_path / "candy.json").read_text())["warping_error"]["pairs"] == 5
+    unnamed = run_script("flicker.py", f"model={multi_model}", f"input={clip}", f"output={tmp_path / 'none.json'}")
+    assert unnamed.returncode == 2
+    assert unnamed.stderr.strip().splitlines()[-1].startswith(
+        f"error: model={multi_model} is a multi-style network holding starry_night, candy; pick one with style=NAME")
+    assert not (tmp_path / "none.json").exists()
 
 
 def test_single_style_checkpoint_and_multi_style_run_say_which_is_which(multi_run: Path, trained_run: Path) -> None:
