@@ -25,7 +25,7 @@ from fast_style.errors import FastStyleError
 from fast_style.inference import Stylizer
 from fast_style.losses import PerceptualLoss
 from fast_style.settings import whole
-from fast_style.video import output_size, stylized_batches
+from fast_style.video import as_rgb24, output_size, stylized_batches
 from fast_style.video_io import UnreadableVideo, probe
 
 try:
@@ -141,8 +141,7 @@ def film_flicker(stylizer: Stylizer, path: str | Path, batch_size: int = 8, max_
                     terms = criterion(stylized.to(stylizer.device), images.float().div(255).to(stylizer.device))
                 for name in ("content", "style", "total"):
                     losses[name] += [float(terms[name])] * len(images)
-            as_bytes = stylized.mul(255).round_().to(torch.uint8)
-            for source, result in zip(images.permute(0, 2, 3, 1).numpy(), as_bytes.permute(0, 2, 3, 1).numpy()):
+            for source, result in zip(images.permute(0, 2, 3, 1).numpy(), as_rgb24(stylized)):
                 if max_frames is not None and count == max_frames:
                     return
                 count += 1

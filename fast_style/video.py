@@ -118,10 +118,14 @@ def batches(frames: Iterable[tuple[float, torch.Tensor]], size: int) -> Iterator
         yield times, torch.stack(images)
 
 
+def as_rgb24(stylized: torch.Tensor) -> np.ndarray:
+    """Stylised frames (float ``[B, 3, H, W]`` in [0, 1]) as the ``uint8 [B, H, W, 3]`` that is encoded."""
+    return stylized.mul(255).round_().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
 def _write(writer: VideoWriter, times: list[float], stylized: torch.Tensor, target: Path) -> None:
-    pixels = stylized.mul(255).round_().to(torch.uint8).permute(0, 2, 3, 1).numpy()
     try:
-        for seconds, image in zip(times, pixels):
+        for seconds, image in zip(times, as_rgb24(stylized)):
             writer.write(seconds, np.ascontiguousarray(image))
     except av.error.FFmpegError as err:  # the encoder opens at the first frame: refused options show here
         raise FastStyleError(f"cannot encode {target}: {err}; check the video.* settings") from err
@@ -142,10 +146,11 @@ def stylized_batches(stylizer: Stylizer, source: Path, info: VideoInfo, size: tu
 
 
 def stylize_video(stylizer: Stylizer, job: Job, settings: VideoSettings, batch_size: int = 8,
-                  max_size: int | None = None, bar: tqdm | None = None) -> int:
-    """Stylise ``job.source`` into ``job.target`` (atomically); returns the frame count. Raises
-    :class:`UnreadableVideo` (nothing written) when the source cannot be decoded to its end."""
-    info = probe(job.source)
+                  max_size: int | None = None, bar: tqdm | None = None, info: VideoInfo | None = None) -> int:
+    """Stylise ``job.source`` (whose header is ``info``, read here if not given) into ``job.target``
+    (atomically); returns the frame count. Raises :class:`UnreadableVideo` (nothing written) when the source
+    cannot be decoded to its end."""
+    info = info or probe(job.source)
     height, width = output_size(info, max_size)
     frames = 0
     with atomic_write(job.target) as tmp:
@@ -178,17 +183,17 @@ def stylize_videos(stylizer: Stylizer, jobs: list[Job], settings: VideoSettings,
     whole("batch_size", batch_size, 1)
     whole("max_size", max_size, 8, optional=True, hint="null keeps sizes, else the long side in px")
     summary, start = VideoSummary(), time.perf_counter()
-    expected = []
+    infos: list[VideoInfo | None] = []
     for job in jobs:
         try:
-            expected.append(probe(job.source).frames)
+            infos.append(probe(job.source))
         except UnreadableVideo:
-            expected.append(0)
-    with tqdm(total=sum(expected) or None, unit="frame", disable=not flag("progress", progress),
-              dynamic_ncols=True) as bar:
-        for job in jobs:
+            infos.append(None)  # reported below, where stylize_video probes it again
+    with tqdm(total=sum(info.frames for info in infos if info) or None, unit="frame",
+              disable=not flag("progress", progress), dynamic_ncols=True) as bar:
+        for job, info in zip(jobs, infos):
             try:
-                summary.frames += stylize_video(stylizer, job, settings, batch_size, max_size, bar)
+                summary.frames += stylize_video(stylizer, job, settings, batch_size, max_size, bar, info)
                 summary.videos += 1
             except UnreadableVideo as err:
                 bar.write(f"skipped {job.source}: {err}", file=sys.stderr)
