@@ -14,6 +14,7 @@ from torch import nn
 from fast_style.devices import free_memory, native_bf16, use_channels_last
 from fast_style.errors import FastStyleError
 from fast_style.settings import flag, real
+from fast_style.subpixel import to_subpixel
 from fast_style.tiling import ALIGN, check_tile, shrink, stylize_tiled, with_shared_norm_stats
 from fast_style.transformer import TransformerNet
 
@@ -76,6 +77,8 @@ def for_inference(model: Model, device: torch.device, precision: torch.dtype, ch
     if not isinstance(model, TransformerNet):
         return model
     low_precision = precision != torch.float32
+    if device.type == "cpu":
+        to_subpixel(model.net)
     model = model.to(device=device, dtype=precision)
     for norm in model.modules():
         if type(norm) is nn.InstanceNorm2d:
