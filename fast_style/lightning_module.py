@@ -53,6 +53,10 @@ class StyleTransferModule(pl.LightningModule):
         terms = self.loss_terms(batch)
         self.log_dict({f"train/{k}": v.detach() for k, v in terms.items() if k != "total"}, on_step=True)
         self.log("train/total", terms["total"].detach(), on_step=True, prog_bar=True)
+        return self.objective(terms)
+
+    def objective(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
+        """What the optimiser minimises: the loss's total."""
         return terms["total"]
 
     def configure_optimizers(self) -> dict[str, Any]:
@@ -130,6 +134,15 @@ class MultiStyleTransferModule(StyleTransferModule):
         network_styles = torch.tensor(self.trained, device=self.device)[styles]
         one_hot = F.one_hot(network_styles, self.transformer.num_styles).float()
         return self.criterion(self.transformer(batch, one_hot), batch, styles)
+
+    def objective(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The mean of the batch's style losses each divided by its own (constant) value: the gradient of
+        the mean of their logarithms, so every style pulls on the shared weights in proportion to its loss,
+        whatever its size. Style losses differ by orders of magnitude (mosaic's is ~30x starry_night's at
+        their recommended weights), and unscaled the largest trains the shared convolutions alone
+        (docs/multistyle.md)."""
+        totals = torch.stack([terms[f"{name}/total"] for name in self.criterion.names if f"{name}/total" in terms])
+        return (totals / totals.detach().clamp_min(torch.finfo(totals.dtype).tiny)).mean()
 
     def stylise_previews(self, photos: torch.Tensor) -> list[torch.Tensor]:
         """One row per style the network holds."""

@@ -9,12 +9,14 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 from omegaconf import OmegaConf
 from PIL import Image
+from torch import nn
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from clips import make_clip
@@ -23,6 +25,7 @@ from fast_style.assets import file_sha256
 from fast_style.checkpoints import check_continues, read_checkpoint
 from fast_style.errors import FastStyleError
 from fast_style.export import load_any_model
+from fast_style.lightning_module import MultiStyleTransferModule
 from fast_style.image_io import find_images
 from fast_style.model_io import export_model, load_model, read_model_file
 from fast_style.multistyle import choose_style
@@ -291,3 +294,11 @@ def test_styles_are_added_only_to_a_multi_style_network_and_without_weight_decay
     with pytest.raises(FastStyleError, match=r"^optim\.weight_decay=0\.01: adding styles to a trained network"):
         check_no_weight_decay({"lr": 1e-3, "weight_decay": 0.01})
     check_no_weight_decay({"lr": 1e-3, "weight_decay": 0})
+
+
+def test_each_style_pulls_on_the_shared_weights_in_proportion_to_its_own_loss() -> None:
+    module = MultiStyleTransferModule(nn.Identity(), SimpleNamespace(names=["a", "b", "c"]), torch.optim.Adam,
+                                      trained=[0, 1, 2])
+    losses = torch.tensor([2.0, 200.0], requires_grad=True)
+    module.objective({"a/total": losses[0], "b/total": losses[1], "total": losses.mean()}).backward()  # no "c"
+    assert (losses.grad * losses.detach()).tolist() == pytest.approx([0.5, 0.5])  # the same relative pull
