@@ -327,6 +327,8 @@ def format_folder(r: Mapping[str, Any]) -> str:
         f"(vs the classic loop alone: {r['whole_vs_classic_loop']:.2f}x); target >= 3x",
         f"  forward-pass images/s / infer.py in-loop images/s: {r['forward_vs_infer_loop']:.2f}; target <= 1.3",
     ])
+
+
 def _video_step(case: Mapping[str, Any], device: torch.device) -> tuple[Callable[[], object], dict[str, Any]]:
     """A stand-in film (a camera move over the first photo of ``data_root``, else over a synthetic picture;
     see fast_style/still_film.py) decoded, stylised and encoded as ``infer.py`` does it: one step is the

@@ -71,7 +71,8 @@ class GroupInstanceNorm2d(nn.InstanceNorm2d):
 def for_inference(model: Model, device: torch.device, precision: torch.dtype, channels_last: bool | str = "auto"
                   ) -> Model:
     """Our network on ``device`` with its weights stored in ``precision`` (16-bit weights skip autocast's
-    per-layer casts, which on the CPU cost as much as the convolutions) and in the fastest layout.
+    per-layer casts, which on the CPU cost as much as the convolutions) and in the fastest layout; on the CPU
+    its upsampling and output convolutions in their exact sub-pixel forms (:mod:`fast_style.subpixel`).
     Photos stay float32: the network adds its residual to them in their precision, see ``TransformerNet.forward``.
     Standalone models (TorchScript, ONNX) are returned as they are: their graph is fixed."""
     if not isinstance(model, TransformerNet):

@@ -81,11 +81,13 @@ class PhaseConv(nn.Module):
 
 def to_subpixel(net: nn.Sequential) -> None:
     """Replace, in ``net`` (a :class:`~fast_style.transformer.TransformerNet`'s ``net``), every upsampling
-    stage's upsample + padded conv by :class:`UpsampleConv` and the output conv by :class:`PhaseConv`."""
+    stage's upsample + padded conv by :class:`UpsampleConv` and the output conv by :class:`PhaseConv`; a
+    network already replaced is left as it is."""
     for stage in net:
         if isinstance(stage, nn.Sequential) and isinstance(stage[0], nn.Upsample):
             if stage[0].mode != "nearest" or stage[0].scale_factor != 2:
                 raise ValueError("to_subpixel replaces nearest 2x upsampling only")
             del stage[0]
             stage[0] = UpsampleConv(stage[0][1])
-    net[-1] = PhaseConv(net[-1][1])
+    if not isinstance(net[-1], PhaseConv):
+        net[-1] = PhaseConv(net[-1][1])

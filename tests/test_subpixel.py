@@ -63,3 +63,5 @@ def test_for_inference_uses_the_subpixel_forms_on_the_cpu() -> None:
     x = torch.rand(2, 3, 30, 41)
     with torch.no_grad():
         torch.testing.assert_close(fast(x), net(x), atol=1e-5, rtol=1e-5)
+        again = for_inference(fast, CPU, torch.float32, channels_last=True)  # already prepared: unchanged
+        torch.testing.assert_close(again(x), net(x), atol=1e-5, rtol=1e-5)
