@@ -11,6 +11,10 @@ starts from the photo instead of from noise. Two choices keep it from blowing ou
   Karras et al. 2018): Adam moves every weight by about ``lr`` per step, which, with thousands of
   weights feeding each output pixel, moved the output by several times the pixel range per step.
 
+The photo the residual is added to is first recoloured by a learned affine map of its own colours
+(:class:`ColourMap`, zero at the start): instance norm hides a photo's overall colour from every layer after
+the first, so the residual alone learned a painting's palette only after thousands of steps.
+
 :class:`MultiStyleTransformerNet` is the same network holding several styles (Dumoulin et al. 2017): only the
 scale and shift of each instance norm depend on the style (:class:`ConditionalInstanceNorm2d`), and
 :meth:`MultiStyleTransformerNet.single_style` folds one style, or a blend, into a plain :class:`TransformerNet`,
@@ -88,12 +92,13 @@ class TransformerNet(nn.Module):
         nn.init.zeros_(last.weight)
         nn.init.zeros_(last.bias)
         self.output_gain = 1 / math.sqrt(last.weight[0].numel())
+        self.colour = ColourMap()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Weights stored in 16 bits (fast inference) take the photo in their precision; the sum below
         # stays in the photo's precision, so outputs keep all 256 levels per channel.
         residual = self.net(pad_to_fit(x).to(self.net[0][0][1].weight.dtype))
-        return add_residual(x, residual, self.output_gain, self.training)
+        return add_residual(self.colour(x), residual, self.output_gain, self.training)
 
 
 def pad_to_fit(x: torch.Tensor) -> torch.Tensor:
@@ -112,14 +117,60 @@ def add_residual(x: torch.Tensor, residual: torch.Tensor, gain: float, training:
     return out if training else out.clamp(0, 1)
 
 
+def mix_rows(style: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """Per-style parameters ``rows`` ``[num_styles, ...]`` mixed by style weights ``[B, num_styles]`` into
+    ``[B, ...]``: an elementwise product and sum, not a matmul, so autocast keeps it in float32 and a one-hot
+    row gives that style's parameters bit for bit."""
+    weights = style.to(rows.dtype)
+    for _ in range(rows.dim() - 1):
+        weights = weights.unsqueeze(-1)
+    return (weights * rows[None]).sum(1)
+
+
+class ColourMap(nn.Module):
+    """The photo recoloured by a learned affine map of its own colours, ``x + gain * (A x + b)``, computed in
+    float32 so outputs keep all 256 levels; one ``A`` (3x3) and ``b`` per style (rows of ``weight`` and
+    ``bias``), mixed like :class:`ConditionalInstanceNorm2d`'s.
+
+    Instance norm removes each image's channel means and contrasts after the first conv, so the layers behind
+    it cannot see a photo's overall colour cast, and a residual they compute cannot undo it: turning a photo's
+    palette into the painting's took the network thousands of steps, while this map, which sees the colours
+    directly, learns it in a hundred (docs/validation.md). ``A = b = 0`` at the start (the photo unchanged).
+    ``gain`` scales Adam's steps on these 12 numbers to 30x the network's learning rate (10x and 100x learned
+    the palette less well in the demo)."""
+
+    def __init__(self, num_styles: int = 1) -> None:
+        super().__init__()
+        self.gain = 30.0
+        self.weight = nn.Parameter(torch.zeros(num_styles, 3, 3))
+        self.bias = nn.Parameter(torch.zeros(num_styles, 3))
+        self.register_load_state_dict_pre_hook(start_unchanged)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+        """``style``: the style weights ``[B, num_styles]``; ``None`` for a single-style network's one map."""
+        if style is None:
+            matrix, bias = self.weight[:1], self.bias[:1]
+        else:
+            matrix, bias = mix_rows(style, self.weight), mix_rows(style, self.bias)
+        matrix, bias, photo = self.gain * matrix.float(), self.gain * bias.float(), x.float()
+        shift = (bias[:, :, None, None] + matrix[:, :, 0, None, None] * photo[:, 0:1]
+                 + matrix[:, :, 1, None, None] * photo[:, 1:2] + matrix[:, :, 2, None, None] * photo[:, 2:3])
+        return x + shift.to(x.dtype)
+
+
+def start_unchanged(module: ColourMap, state_dict: dict[str, torch.Tensor], prefix: str, *args: object) -> None:
+    """Model files written before the colour map load with it at zero, which is the network they held."""
+    for name in ("weight", "bias"):
+        state_dict.setdefault(prefix + name, torch.zeros_like(getattr(module, name)))
+
+
 class ConditionalInstanceNorm2d(nn.Module):
     """Instance norm whose scale and shift depend on the style: one row of ``weight`` and ``bias`` per style.
 
     ``forward(x, style)`` takes ``style`` ``[B, num_styles]``, one weight vector per image: a one-hot row picks
-    that style's scale and shift, a convex combination blends them (Dumoulin et al. 2017). The mix is an
-    elementwise product and sum, not a matmul, so autocast keeps it in float32 and a one-hot row gives the
-    style's parameters bit for bit; the normalisation is the same ``instance_norm`` call as
-    ``nn.InstanceNorm2d``'s, on the batch folded into the channels so that every image gets its own scale."""
+    that style's scale and shift, a convex combination blends them (Dumoulin et al. 2017), see :func:`mix_rows`;
+    the normalisation is the same ``instance_norm`` call as ``nn.InstanceNorm2d``'s, on the batch folded into the
+    channels so that every image gets its own scale."""
 
     def __init__(self, num_features: int, num_styles: int, eps: float = 1e-5) -> None:
         super().__init__()
@@ -129,8 +180,7 @@ class ConditionalInstanceNorm2d(nn.Module):
 
     def mix(self, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The scale and shift ``[B, C]`` for style weights ``[B, num_styles]``."""
-        weights = style[:, :, None].to(self.weight.dtype)
-        return (weights * self.weight[None]).sum(1), (weights * self.bias[None]).sum(1)
+        return mix_rows(style, self.weight), mix_rows(style, self.bias)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         scale, shift = self.mix(style)
@@ -194,6 +244,7 @@ class MultiStyleTransformerNet(nn.Module):
         nn.init.zeros_(self.out[1].weight)
         nn.init.zeros_(self.out[1].bias)
         self.output_gain = 1 / math.sqrt(self.out[1].weight[0].numel())
+        self.colour = ColourMap(num_styles)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         weights = style.float() / style.float().sum(-1, keepdim=True)
@@ -202,43 +253,48 @@ class MultiStyleTransformerNet(nn.Module):
         y = pad_to_fit(x).to(self.out[1].weight.dtype)
         for block in self.blocks:
             y = block(y, weights)
-        return add_residual(x, self.out(y), self.output_gain, self.training)
+        return add_residual(self.colour(x, weights), self.out(y), self.output_gain, self.training)
 
     def norms(self) -> list[ConditionalInstanceNorm2d]:
         return [m for m in self.modules() if isinstance(m, ConditionalInstanceNorm2d)]
 
+    def per_style(self) -> list[ConditionalInstanceNorm2d | ColourMap]:
+        """The layers holding one row of ``weight`` and ``bias`` per style: the norms and the colour map."""
+        return [*self.norms(), self.colour]
+
     @torch.no_grad()
     def add_styles(self, count: int) -> MultiStyleTransformerNet:
-        """A copy holding ``count`` more styles after these, each starting from the mean scale and shift of
-        the styles held (a start the shared layers already work with)."""
+        """A copy holding ``count`` more styles after these, each starting from the mean of the held styles'
+        rows of every per-style layer (a start the shared layers already work with)."""
         net = MultiStyleTransformerNet(self.channels, self.num_res_blocks, self.num_styles + count)
         state = self.state_dict()
-        for name, norm in self.named_modules():
-            if not isinstance(norm, ConditionalInstanceNorm2d):
+        for name, layer in self.named_modules():
+            if not isinstance(layer, (ConditionalInstanceNorm2d, ColourMap)):
                 continue
             for param in ("weight", "bias"):
-                held = getattr(norm, param)
-                state[f"{name}.{param}"] = torch.cat([held, held.mean(0, keepdim=True).expand(count, -1)])
+                held = getattr(layer, param)
+                state[f"{name}.{param}"] = torch.cat([held, held.mean(0, keepdim=True).expand(count, *held.shape[1:])])
         net.load_state_dict(state)
         return net.to(self.out[1].weight.device)
 
     def train_only_styles(self, styles: Sequence[int]) -> None:
-        """Freeze everything but the scale and shift of ``styles``: the shared layers stop requiring gradients,
-        and the other styles' rows of the norm parameters get zero gradients, which Adam (without weight
-        decay) turns into zero steps, so they stay bit for bit as they were."""
-        mask = torch.zeros(self.num_styles, 1)
+        """Freeze everything but the rows of ``styles`` in the per-style layers: the shared layers stop
+        requiring gradients, and the other styles' rows get zero gradients, which Adam (without weight decay)
+        turns into zero steps, so they stay bit for bit as they were."""
+        mask = torch.zeros(self.num_styles)
         mask[list(styles)] = 1
         for param in self.parameters():
             param.requires_grad_(False)
-        for norm in self.norms():
-            for param in (norm.weight, norm.bias):
+        for layer in self.per_style():
+            for param in (layer.weight, layer.bias):
                 param.requires_grad_(True)
-                param.register_hook(lambda grad: grad * mask.to(grad.device, grad.dtype))
+                rows = mask.reshape(-1, *[1] * (param.dim() - 1))
+                param.register_hook(lambda grad, rows=rows: grad * rows.to(grad.device, grad.dtype))
 
     @torch.no_grad()
     def single_style(self, weights: torch.Tensor) -> TransformerNet:
         """A plain :class:`TransformerNet` computing ``self(x, weights)``: the shared weights copied, each
-        norm's scale and shift mixed once by ``weights`` ``[num_styles]`` (divided by their sum). Modules of
+        per-style layer's rows mixed once by ``weights`` ``[num_styles]`` (divided by their sum). Modules of
         both networks are created in the same order, so they pair up in ``modules()`` order."""
         weights = weights.float() / weights.float().sum()
         net = TransformerNet(self.channels, self.num_res_blocks).to(self.out[1].weight.device)
@@ -251,4 +307,6 @@ class MultiStyleTransformerNet(nn.Module):
             scale, shift = source.mix(weights[None])
             target.weight.copy_(scale[0])
             target.bias.copy_(shift[0])
+        net.colour.weight.copy_(mix_rows(weights[None], self.colour.weight))
+        net.colour.bias.copy_(mix_rows(weights[None], self.colour.bias))
         return net.train(self.training)

@@ -50,7 +50,7 @@ def main() -> None:
     print(f"multi-style ({len(names)} styles): {count(multi):,} parameters, {args.multi.stat().st_size:,} bytes")
     print(f"{len(singles)} single-style: {sum(map(count, singles)):,} parameters, "
           f"{sum(p.stat().st_size for p in args.singles):,} bytes")
-    per_style = sum(norm.weight[0].numel() + norm.bias[0].numel() for norm in multi.norms())
+    per_style = sum(layer.weight[0].numel() + layer.bias[0].numel() for layer in multi.per_style())
     print(f"per style: {per_style:,} parameters ({per_style / count(singles[0]):.2%} of a single-style network)")
     photo = torch.rand(1, 3, args.size, args.size, generator=torch.Generator().manual_seed(0))
     folded = choose_style(multi, meta, names[0], str(args.multi))[0]

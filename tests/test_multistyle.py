@@ -19,6 +19,8 @@ def random_multistyle(num_styles: int = 3) -> MultiStyleTransformerNet:
     net = MultiStyleTransformerNet((8, 16, 32), 2, num_styles)
     for param in net.parameters():
         nn.init.normal_(param, std=0.3)
+    for param in (net.colour.weight, net.colour.bias):  # a colour shift of about 0.3, not 9
+        nn.init.normal_(param, std=0.3 / net.colour.gain)
     return net.eval()
 
 
@@ -60,7 +62,7 @@ def test_blend_one_zero_is_the_first_style_exactly_and_folds_into_a_plain_networ
     assert torch.equal(net.single_style(torch.tensor([0.7, 0.3, 0.0]))(x), blend)
 
 
-def test_shared_layers_are_all_but_the_norm_parameters() -> None:
+def test_shared_layers_are_all_but_the_per_style_rows() -> None:
     one, five = MultiStyleTransformerNet((32, 64, 128), 5, 1), MultiStyleTransformerNet((32, 64, 128), 5, 5)
     count = lambda net: sum(p.numel() for p in net.parameters())  # noqa: E731
     per_style = count(five) - count(one)

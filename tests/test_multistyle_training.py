@@ -231,7 +231,7 @@ def test_standalone_exports_take_the_style_weights_and_match_pytorch(multi_model
         assert (loaded(x) - net(x, torch.tensor([0.0, 1.0]))).abs().max() < 1e-4, fmt
 
 
-def test_adding_a_style_trains_only_its_scale_and_shift(multi_model: Path, tmp_path: Path) -> None:
+def test_adding_a_style_trains_only_its_own_rows(multi_model: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "added"
     result = run_script("train.py", *[o for o in overrides(run_dir, steps=3, styles="[mosaic]") if o != "model=small"],
                         f"add_styles_to={multi_model}")
@@ -241,16 +241,16 @@ def test_adding_a_style_trains_only_its_scale_and_shift(multi_model: Path, tmp_p
     after = read_model_file(run_dir / "export" / "multistyle_3.pt")
     assert [e["style"]["name"] for e in after["styles"]] == [*STYLES, "mosaic"]
     assert after["styles"][:2] == before["styles"] and after["model"]["channels"] == before["model"]["channels"]
-    norms = 0
+    per_style = 0
     for name, old in before["state_dict"].items():
         new = after["state_dict"][name]
-        if name.endswith(("norm.weight", "norm.bias")):  # [styles, channels]: the held rows as they were
-            norms += 1
+        if name.endswith(("norm.weight", "norm.bias", "colour.weight", "colour.bias")):  # the held rows as they were
+            per_style += 1
             assert torch.equal(new[:2], old), name
             assert not torch.equal(new[2], old.mean(0)), name  # the new style's row trained from the mean
         else:
             assert torch.equal(new, old), name
-    assert norms == 2 * len(MultiStyleTransformerNet((16, 32, 64), 3, 1).norms())
+    assert per_style == 2 * len(MultiStyleTransformerNet((16, 32, 64), 3, 1).per_style())
     again = run_script("train.py", *overrides(tmp_path / "again", styles="[candy]"), f"add_styles_to={multi_model}")
     assert again.returncode == 2 and "error: styles: candy already held by add_styles_to=" in again.stderr
 
