@@ -15,7 +15,7 @@ from torchvision.transforms import v2
 
 from fast_style.errors import FastStyleError
 from fast_style.image_io import find_images, read_photo
-from fast_style.settings import whole
+from fast_style.settings import flag, real, whole
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +64,22 @@ class ImageFolderDataset(Dataset):
         return found
 
 
-def photo_transform(image_size: int, train: bool = True) -> v2.Compose:
-    """Resize the short side of a ``uint8`` photo to ``image_size`` and crop a square (random for
-    training, centred otherwise); float in [0, 1] last, so the resize moves bytes, not floats."""
-    crop = v2.RandomCrop(image_size) if train else v2.CenterCrop(image_size)
-    return v2.Compose([v2.Resize(image_size, antialias=True), crop, v2.ToDtype(torch.float32, scale=True)])
+def photo_transform(image_size: int, train: bool = True, min_crop_area: float | None = None,
+                    flip: bool = False) -> v2.Compose:
+    """A square ``image_size`` crop of a ``uint8`` photo, float in [0, 1] last (so resizing moves bytes, not floats).
+
+    Without ``min_crop_area``: the short side resized to ``image_size`` and a square cropped (random for training,
+    centred otherwise). With it (training only): a random region covering ``min_crop_area`` to all of the photo's
+    area (aspect 3:4 to 4:3) resized to the square, which shows a small folder's photos at many scales and
+    framings. ``flip``: random horizontal flips (training only)."""
+    if not train or min_crop_area is None:
+        crop = v2.RandomCrop(image_size) if train else v2.CenterCrop(image_size)
+        steps = [v2.Resize(image_size, antialias=True), crop]
+    else:
+        steps = [v2.RandomResizedCrop(image_size, scale=(min_crop_area, 1.0), antialias=True)]
+    if train and flip:
+        steps.append(v2.RandomHorizontalFlip())
+    return v2.Compose([*steps, v2.ToDtype(torch.float32, scale=True)])
 
 
 class PhotoDataModule(pl.LightningDataModule):
@@ -76,7 +87,8 @@ class PhotoDataModule(pl.LightningDataModule):
     fixed preview images and never trained on."""
 
     def __init__(self, root: str, image_size: int = 256, batch_size: int = 4, num_workers: int = 4,
-                 num_previews: int = 4, pin_memory: bool | None = None) -> None:
+                 num_previews: int = 4, min_crop_area: float | None = None, flip: bool = False,
+                 pin_memory: bool | None = None) -> None:
         super().__init__()
         self.root = Path(str(root)).expanduser()
         self.image_size = whole("data.image_size", image_size, 1, MAX_IMAGE_SIZE,
@@ -84,6 +96,9 @@ class PhotoDataModule(pl.LightningDataModule):
         self.batch_size = whole("data.batch_size", batch_size, 1)
         self.num_workers = whole("data.num_workers", num_workers, 0, hint="0 decodes in the training process")
         self.num_previews = whole("data.num_previews", num_previews, 0, hint="0 turns previews off")
+        self.min_crop_area = real("data.min_crop_area", min_crop_area, above=0, high=1, optional=True,
+                                  hint="the smallest share of a photo's area a training crop covers, e.g. 0.25")
+        self.flip = flag("data.flip", flip)
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
         self.train_set: ImageFolderDataset | None = None
         self.preview_files: list[Path] = []
@@ -105,7 +120,8 @@ class PhotoDataModule(pl.LightningDataModule):
         if len(train_files) < self.batch_size:
             raise FastStyleError(f"data.root={self.root}: {len(train_files)} training images is fewer than "
                                  f"data.batch_size={self.batch_size}; lower the batch size or add photos")
-        self.train_set = ImageFolderDataset(train_files, photo_transform(self.image_size, train=True))
+        self.train_set = ImageFolderDataset(train_files, photo_transform(self.image_size, True, self.min_crop_area,
+                                                                         self.flip))
         # Checked here, in this process: found by a DataLoader worker, the error would carry its traceback.
         if not self.train_set.readable(1):
             raise FastStyleError(f"data.root={self.root}: none of the {len(train_files)} training images can be "

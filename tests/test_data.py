@@ -119,6 +119,24 @@ def test_datamodule_holds_back_previews_and_batches(photo_folder: Path) -> None:
     assert dm.preview_batch().shape == (2, 3, 16, 16)
 
 
+def test_training_crops_vary_in_scale_and_flip_and_previews_do_not() -> None:
+    """A small folder shown at many scales: the crops of one photo cover different shares of it (the left half of
+    this photo is black, the right white, so a crop's mean says where its edges fall), and some are mirrored."""
+    photo = torch.zeros(3, 60, 80, dtype=torch.uint8)
+    photo[:, :, 40:] = 255
+    torch.manual_seed(0)
+    train = photo_transform(16, True, min_crop_area=0.25, flip=True)
+    crops = torch.stack([train(photo) for _ in range(50)])
+    assert crops.shape == (50, 3, 16, 16)
+    assert crops.mean((1, 2, 3)).std() > 0.1                          # crops of different regions and sizes
+    left_white = crops[:, 0, :, 0].mean(1) > crops[:, 0, :, -1].mean(1)
+    assert 0 < left_white.sum() < 50                                  # mirrored and unmirrored crops
+    plain = photo_transform(16, True)                                 # the defaults: no scale change, no flips
+    assert all(c[0, :, 0].mean() <= c[0, :, -1].mean() for c in (plain(photo) for _ in range(20)))
+    previews = photo_transform(16, False, min_crop_area=0.25, flip=True)
+    assert torch.equal(previews(photo), previews(photo))              # previews stay the centre crop
+
+
 @pytest.mark.parametrize("make", ["missing", "empty"])
 def test_missing_or_empty_folder_is_a_clear_error(tmp_path: Path, make: str) -> None:
     root = tmp_path / "photos"
@@ -136,6 +154,9 @@ def test_missing_or_empty_folder_is_a_clear_error(tmp_path: Path, make: str) -> 
     ("num_workers", -1, r"data\.num_workers=-1: use a whole number from 0"),
     ("num_previews", -1, r"data\.num_previews=-1: use a whole number from 0"),
     ("batch_size", "abc", r"data\.batch_size=abc: use a whole number"),
+    ("min_crop_area", 0, r"data\.min_crop_area=0: use a number above 0 and at most 1 \(or null\); the smallest share"),
+    ("min_crop_area", 1.5, r"data\.min_crop_area=1\.5: use a number above 0 and at most 1"),
+    ("flip", "yes", r"data\.flip=yes: use true or false"),
 ])
 def test_bad_data_settings_are_named(photo_folder: Path, setting: str, value: object, message: str) -> None:
     with pytest.raises(FastStyleError, match=message):
