@@ -268,12 +268,11 @@ class MultiStyleTransformerNet(nn.Module):
         rows of every per-style layer (a start the shared layers already work with)."""
         net = MultiStyleTransformerNet(self.channels, self.num_res_blocks, self.num_styles + count)
         state = self.state_dict()
-        for name, layer in self.named_modules():
-            if not isinstance(layer, (ConditionalInstanceNorm2d, ColourMap)):
-                continue
+        names = {layer: name for name, layer in self.named_modules()}
+        for layer in self.per_style():
             for param in ("weight", "bias"):
                 held = getattr(layer, param)
-                state[f"{name}.{param}"] = torch.cat([held, held.mean(0, keepdim=True).expand(count, *held.shape[1:])])
+                state[f"{names[layer]}.{param}"] = torch.cat([held, held.mean(0, keepdim=True).expand(count, *held.shape[1:])])
         net.load_state_dict(state)
         return net.to(self.out[1].weight.device)
 
@@ -303,10 +302,8 @@ class MultiStyleTransformerNet(nn.Module):
         assert len(convs[0]) == len(convs[1]) and len(norms) == len(self.norms())
         for target, source in zip(*convs):
             target.load_state_dict(source.state_dict())
-        for target, source in zip(norms, self.norms()):
-            scale, shift = source.mix(weights[None])
-            target.weight.copy_(scale[0])
-            target.bias.copy_(shift[0])
-        net.colour.weight.copy_(mix_rows(weights[None], self.colour.weight))
-        net.colour.bias.copy_(mix_rows(weights[None], self.colour.bias))
+        for target, source in zip([*norms, net.colour], self.per_style()):
+            for param in ("weight", "bias"):
+                mixed = mix_rows(weights[None], getattr(source, param))
+                getattr(target, param).copy_(mixed.reshape(getattr(target, param).shape))
         return net.train(self.training)
