@@ -10,7 +10,9 @@ rotation, zoom) and noise ``n``, and asks the network to commute with them,
 
 where ``f(x)`` is the output the perceptual loss already computed (one extra forward pass per step).
 Pixels that ``T`` brings in from outside the photo are not compared. The identity network scores exactly
-zero without noise and the noise variance with it.
+zero without noise and the noise variance with it. Both warps are bicubic: a bilinear warp blurs the target
+``T(f(x))`` by up to half a pixel, so the term also asked for blurrier strokes, and cost more style for the
+same stability (docs/video.md).
 """
 
 from __future__ import annotations
@@ -60,12 +62,12 @@ class StabilityLoss(nn.Module):
         photos, stylized = photos.float(), stylized.float()
         theta = self.random_motion(photos.shape[0], photos.device, generator)
         grid = F.affine_grid(theta, list(photos.shape), align_corners=False)
-        moved = F.grid_sample(photos, grid, padding_mode="reflection", align_corners=False)
+        moved = F.grid_sample(photos, grid, mode="bicubic", padding_mode="reflection", align_corners=False)
         inside = F.grid_sample(torch.ones_like(photos[:, :1]), grid, align_corners=False) > 0.999
         if self.noise > 0:
             noise = torch.randn(moved.shape, generator=generator).to(moved.device)
             moved = moved + self.noise * noise
-        target = F.grid_sample(stylized, grid, padding_mode="reflection", align_corners=False)
+        target = F.grid_sample(stylized, grid, mode="bicubic", padding_mode="reflection", align_corners=False)
         difference = (net(moved).float() - target).pow(2).mean(dim=1, keepdim=True)
         return self.weight * difference[inside].mean() if inside.any() else difference.sum() * 0
 
