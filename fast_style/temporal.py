@@ -62,12 +62,17 @@ class StabilityLoss(nn.Module):
         photos, stylized = photos.float(), stylized.float()
         theta = self.random_motion(photos.shape[0], photos.device, generator)
         grid = F.affine_grid(theta, list(photos.shape), align_corners=False)
-        moved = F.grid_sample(photos, grid, mode="bicubic", padding_mode="reflection", align_corners=False)
+
+        def warp(image: torch.Tensor) -> torch.Tensor:
+            """``T(image)``: the photo and the stylised image are moved by the same warp."""
+            return F.grid_sample(image, grid, mode="bicubic", padding_mode="reflection", align_corners=False)
+
+        moved = warp(photos)
         inside = F.grid_sample(torch.ones_like(photos[:, :1]), grid, align_corners=False) > 0.999
         if self.noise > 0:
             noise = torch.randn(moved.shape, generator=generator).to(moved.device)
             moved = moved + self.noise * noise
-        target = F.grid_sample(stylized, grid, mode="bicubic", padding_mode="reflection", align_corners=False)
+        target = warp(stylized)
         difference = (net(moved).float() - target).pow(2).mean(dim=1, keepdim=True)
         return self.weight * difference[inside].mean() if inside.any() else difference.sum() * 0
 
