@@ -2,11 +2,12 @@
 
 Stylise a photo with a trained model in a notebook::
 
-    import torch, fast_style as fs
-    stylize = fs.Stylizer(fs.load_model("starry_night.pt")[0], torch.device("cpu"))
+    import fast_style as fs
+    stylize = fs.Stylizer.from_file("starry_night.pt")
     fs.save_image(stylize(fs.read_tensor("photo.jpg")[None])[0], "photo_starry.png")
 
-The names below are imported on first use, so ``import fast_style.transformer`` stays as cheap as torch.
+The names below are imported on first use, so ``import fast_style`` costs nothing and ``fs.Stylizer`` never
+imports Lightning, TensorBoard or the VGG.
 """
 
 from __future__ import annotations
@@ -14,30 +15,27 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-# ``optimize`` is also the name of its module: bound here, before any import of the module could replace it.
-from fast_style.optimize import optimize
-
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 _LAZY = {
-    "TransformerNet": "fast_style.transformer",
-    "MultiStyleTransformerNet": "fast_style.transformer",
-    "PerceptualLoss": "fast_style.losses",
-    "build_loss": "fast_style.losses",
-    "load_style": "fast_style.style",
-    "load_model": "fast_style.model_io",
-    "export_model": "fast_style.model_io",
-    "loss_for_model": "fast_style.model_io",
-    "load_any_model": "fast_style.export",
-    "choose_style": "fast_style.multistyle",
-    "Stylizer": "fast_style.inference",
-    "for_inference": "fast_style.inference",
-    "read_tensor": "fast_style.image_io",
-    "save_image": "fast_style.image_io",
+    "TransformerNet": "fast_style.nn.transformer",
+    "PerceptualLoss": "fast_style.losses.perceptual",
+    "build_loss": "fast_style.losses.perceptual",
+    "loss_for_model": "fast_style.losses.rebuild",
+    "load_style": "fast_style.styles",
+    "ModelCard": "fast_style.model_card",
+    "load_model": "fast_style.model_card",
+    "save_model": "fast_style.model_card",
+    "open_model": "fast_style.inference.standalone",
+    "Stylizer": "fast_style.inference.stylizer",
+    "for_inference": "fast_style.inference.prepare",
+    "optimize": "fast_style.optimization",
+    "read_tensor": "fast_style.io.images",
+    "save_image": "fast_style.io.images",
     "FastStyleError": "fast_style.errors",
 }
 
-__all__ = ["optimize", *_LAZY]
+__all__ = list(_LAZY)
 
 
 def __getattr__(name: str) -> Any:

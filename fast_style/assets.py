@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from fast_style.atomic import atomic_write
+from fast_style.io.atomic import atomic_write
 from fast_style.errors import FastStyleError
 
 ASSETS_ENV = "FAST_STYLE_ASSETS"

@@ -1,5 +1,6 @@
 """Measure training, inference, L-BFGS and data-loading speed and memory against the textbook implementation,
-and the whole ``infer.py`` command on a folder of mixed-size photos against the classic per-image loop.
+the whole ``infer.py`` command on a folder of mixed-size photos against the classic per-image loop, and its
+start-up on one photo.
 
 ``python scripts/benchmark.py [bench=quick] [device=cpu] [bench.models=[small]]`` prints a table and writes
 ``<run>/benchmark.json`` (every measurement, ours/baseline ratios, the machine). Each case runs in a fresh
@@ -15,11 +16,12 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from fast_style.atomic import atomic_write
-from fast_style.benchmark import cases, format_folder, format_table, machine, measure, measure_folder, ratios
+from bench.measure import (CONFIGS, cases, format_folder, format_startup, format_table, machine, measure, measure_folder,
+                           measure_startup, ratios)
 from fast_style.config import run_or_exit, to_dict
-from fast_style.devices import choose_device
-from fast_style.outputs import check_output
+from fast_style.io.atomic import atomic_write
+from fast_style.io.outputs import check_output
+from fast_style.runtime import choose_device
 
 
 def run(cfg: DictConfig) -> Path:
@@ -38,14 +40,17 @@ def run(cfg: DictConfig) -> Path:
     folder = measure_folder(cfg) if cfg.data_root is not None and cfg.bench.get("folder") else None
     if folder is not None:
         print(format_folder(folder))
+    startup = measure_startup(cfg) if cfg.bench.get("startup") else None
+    if startup is not None:
+        print(format_startup(startup))
     report = {"machine": machine(device), "config": to_dict(cfg), "results": results, "ratios": ratios(results),
-              "folder": folder}
+              "folder": folder, "startup": startup}
     with atomic_write(output) as tmp:
         Path(tmp).write_text(json.dumps(report, indent=2))
     return output
 
 
-@hydra.main(version_base="1.3", config_path="../configs", config_name="benchmark")
+@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="benchmark")
 def main(cfg: DictConfig) -> None:
     print(f"wrote: {run_or_exit(run, cfg)}")
 

@@ -1,63 +1,9 @@
 """How much a network makes a film flicker: ``python scripts/flicker.py model=PATH input=clip.mp4``.
 
-Stylises the film frame by frame and prints the warping error (Lai et al. 2018) of the stylised frames, of
-the input frames (the floor: flow errors and lighting changes) and their ratio; writes them as JSON to
-``output`` (with ``style_loss=true`` also the network's training loss on the frames). See fast_style/flicker.py.
+The command is fast_style/cli/flicker.py (installed as ``fast-style-flicker``); this file runs it from a checkout.
 """
 
-from __future__ import annotations
-
-import json
-import sys
-from pathlib import Path
-
-import hydra
-from omegaconf import DictConfig
-
-from fast_style.atomic import atomic_write
-from fast_style.config import run_or_exit
-from fast_style.devices import choose_device
-from fast_style.errors import FastStyleError
-from fast_style.export import load_any_model
-from fast_style.flicker import film_flicker
-from fast_style.inference import Stylizer, choose_precision, for_inference
-from fast_style.model_io import loss_for_model
-from fast_style.multistyle import choose_style
-from fast_style.outputs import check_output
-from fast_style.settings import flag
-
-
-def flicker(cfg: DictConfig) -> int:
-    output = check_output("output", cfg.output, folder=False)
-    if not Path(str(cfg.input)).is_file():
-        raise FastStyleError(f"input={cfg.input}: not a file; give one video")
-    device = choose_device(str(cfg.device))
-    precision = choose_precision(str(cfg.precision), device)
-    model, meta = choose_style(*load_any_model(cfg.model, device), cfg.style, f"model={cfg.model}")
-    criterion = loss_for_model(meta, cfg.assets_dir).to(device) if flag("style_loss", cfg.style_loss) else None
-    stylizer = Stylizer(for_inference(model, device, precision), device, precision, strength=cfg.strength,
-                        preserve_color=cfg.preserve_color)
-    report = film_flicker(stylizer, cfg.input, batch_size=cfg.batch_size, max_size=cfg.max_size,
-                          max_frames=cfg.max_frames, criterion=criterion)
-    report["model"] = str(cfg.model)
-    error = report["warping_error"]
-    print(f"{cfg.input}: {report['frames']} frames at {report['size'][0]}x{report['size'][1]}, "
-          f"{error['valid_share']:.0%} of pixels tracked")
-    print(f"warping error: stylized {error['stylized']:.4f}, input {error['input']:.4f}, "
-          f"ratio {error['ratio']:.2f}")
-    if "loss" in report:
-        print(f"loss on the stylised frames: style {report['loss']['style']:.4g}, "
-              f"content {report['loss']['content']:.4g}")
-    with atomic_write(output) as tmp:
-        Path(tmp).write_text(json.dumps(report, indent=2))
-    print(f"wrote: {output}")
-    return 0
-
-
-@hydra.main(version_base="1.3", config_path="../configs/model_scripts", config_name="flicker")
-def main(cfg: DictConfig) -> None:
-    sys.exit(run_or_exit(flicker, cfg))
-
+from fast_style.cli.flicker import main
 
 if __name__ == "__main__":
     main()

@@ -1,71 +1,9 @@
-"""Stylise a folder of photos and videos in one pass: ``python scripts/infer.py model=PATH input=DIR output=OUT``
-(or one video: ``input=film.mp4 output=film_starry.mp4``).
+"""Stylise photos, folders and films: ``python scripts/infer.py model=PATH input=DIR output=OUT``.
 
-Writes one stylised file per decodable image or video (same relative path and name), prints one line per
-file it had to skip and finally ``stylized N, skipped M`` (photos) and ``stylized N videos (F frames, X
-frames/s)``; exits 0 only when nothing was skipped (1 otherwise, 2 on a bad setting or model file).
+The command is fast_style/cli/infer.py (installed as ``fast-style-infer``); this file runs it from a checkout.
 """
 
-from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-import hydra
-from omegaconf import DictConfig
-
-from fast_style.config import run_or_exit
-from fast_style.devices import choose_device
-from fast_style.export import load_any_model
-from fast_style.folder_io import plan_jobs, stylize_folder
-from fast_style.inference import Stylizer, choose_precision, for_inference
-from fast_style.malloc import reuse_freed_memory
-from fast_style.multistyle import choose_style
-from fast_style.video import plan_videos, stylize_videos
-from fast_style.video_io import VideoSettings, is_video
-
-
-def infer(cfg: DictConfig) -> int:
-    """Run the whole folder; return the exit status."""
-    videos, videos_kept = plan_videos(cfg.input, cfg.output, cfg.overwrite)
-    video_settings = VideoSettings(**cfg.video)
-    source, jobs, existing = Path(str(cfg.input)).expanduser(), [], 0
-    if not (source.is_file() and is_video(source)):  # a folder may hold photos beside its films
-        jobs, existing = plan_jobs(cfg.input, cfg.output, cfg.format, cfg.overwrite, required=not (videos or videos_kept))
-    reuse_freed_memory()  # before the first forward pass: activations reuse freed buffers instead of faulting in
-    device = choose_device(str(cfg.device))
-    precision = choose_precision(str(cfg.precision), device)
-    model, meta = choose_style(*load_any_model(cfg.model, device), cfg.style, f"model={cfg.model}")
-    model = for_inference(model, device, precision)  # 16-bit weights, channels-last where it pays
-    stylizer = Stylizer(model, device, precision, tile=cfg.tile, overlap=cfg.tile_overlap, strength=cfg.strength,
-                        preserve_color=cfg.preserve_color)
-    style = meta.get("style", {}).get("name", "unknown style")
-    print(f"model: {cfg.model} ({meta['kind']}, {style}); device: {device}, {str(precision).removeprefix('torch.')}")
-    if existing + videos_kept:
-        print(f"{existing + videos_kept} output(s) already exist and are kept (overwrite=true redoes them)")
-    skipped = 0
-    if videos:
-        films = stylize_videos(stylizer, videos, video_settings, batch_size=cfg.batch_size, max_size=cfg.max_size,
-                               progress=cfg.progress)
-        print(f"stylized {films.videos} videos ({films.frames} frames, {films.frames / films.seconds:.3g} frames/s"
-              f"{f'; skipped {films.skipped}' if films.skipped else ''})")
-        skipped += films.skipped
-    if not jobs and not existing:
-        return 0 if skipped == 0 else 1
-    summary = stylize_folder(stylizer, jobs, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
-                             max_size=cfg.max_size, max_pixels=cfg.max_pixels, quality=cfg.quality,
-                             progress=cfg.progress)
-    if summary.stylized:
-        print(f"throughput: {summary.stylized / summary.seconds:.3g} images/s "
-              f"({summary.stylized} images in {summary.seconds:.1f} s, decoding and writing included)")
-    print(f"stylized {summary.stylized}, skipped {summary.skipped}")
-    return 0 if summary.skipped + skipped == 0 else 1
-
-
-@hydra.main(version_base="1.3", config_path="../configs/model_scripts", config_name="infer")
-def main(cfg: DictConfig) -> None:
-    sys.exit(run_or_exit(infer, cfg))
-
+from fast_style.cli.infer import main
 
 if __name__ == "__main__":
     main()

@@ -2,7 +2,7 @@
 ``python scripts/make_film.py photo=<photo.jpg> output=film.mp4 [width=640 height=360 frames=72]``.
 
 A slow pan and zoom across the photo with sensor noise, H.264 at x264's default quality (see
-fast_style/still_film.py for what it lacks compared with real footage).
+scripts/bench/still_film.py for what it lacks compared with real footage).
 """
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
+from bench.measure import CONFIGS
+from bench.still_film import write_still_film
 from fast_style.config import run_or_exit
 from fast_style.errors import FastStyleError
-from fast_style.outputs import check_output
+from fast_style.io.outputs import check_output
+from fast_style.io.video_files import is_video
 from fast_style.settings import real, whole
-from fast_style.still_film import write_still_film
-from fast_style.video_io import is_video
 
 
 def make(cfg: DictConfig) -> None:
@@ -28,7 +29,7 @@ def make(cfg: DictConfig) -> None:
     print(f"wrote: {path}")
 
 
-@hydra.main(version_base="1.3", config_path="../configs/model_scripts", config_name="make_film")
+@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="make_film")
 def main(cfg: DictConfig) -> None:
     run_or_exit(make, cfg)
 

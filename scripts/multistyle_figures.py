@@ -19,8 +19,7 @@ from pathlib import Path
 
 import torch
 
-from fast_style.model_io import load_model
-from fast_style.multistyle import choose_style, style_names
+from fast_style.model_card import load_model
 
 
 
@@ -43,17 +42,17 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    multi, meta = load_model(args.multi)
+    multi, card = load_model(args.multi)
     singles = [load_model(path)[0] for path in args.singles]
     count = lambda net: sum(p.numel() for p in net.parameters())  # noqa: E731
-    names = style_names(meta)
+    names = card.names
     print(f"multi-style ({len(names)} styles): {count(multi):,} parameters, {args.multi.stat().st_size:,} bytes")
     print(f"{len(singles)} single-style: {sum(map(count, singles)):,} parameters, "
           f"{sum(p.stat().st_size for p in args.singles):,} bytes")
     per_style = sum(layer.weight[0].numel() + layer.bias[0].numel() for layer in multi.per_style())
     print(f"per style: {per_style:,} parameters ({per_style / count(singles[0]):.2%} of a single-style network)")
     photo = torch.rand(1, 3, args.size, args.size, generator=torch.Generator().manual_seed(0))
-    folded = choose_style(multi, meta, names[0], str(args.multi))[0]
+    folded = multi.fold(card.select(names[0], str(args.multi))[0])
     style = torch.eye(len(names))[0]
     calls = {"single-style network": lambda: singles[0](photo),
              "multi-style, folded to one style": lambda: folded(photo),

@@ -19,12 +19,13 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from fast_style.benchmark import styled_transformer
+from bench.measure import styled_transformer
 from fast_style.config import compose_config, group_config, to_dict
-from fast_style.inference import Stylizer, for_inference
-from fast_style.losses import PerceptualLoss, build_loss
-from fast_style.model_io import build_transformer
-from fast_style.style import load_style
+from fast_style.inference.prepare import for_inference
+from fast_style.inference.stylizer import Stylizer
+from fast_style.losses.perceptual import PerceptualLoss, build_loss
+from fast_style.model_card import build_network
+from fast_style.styles import load_style
 
 CPU = torch.device("cpu")
 
@@ -85,7 +86,7 @@ def inference_layouts() -> None:
     half = copy.deepcopy(net).to(torch.bfloat16)
     fast = for_inference(copy.deepcopy(net), CPU, torch.bfloat16, True)
     print(f"johnson at 512 px: float32 eager {seconds(lambda: net(x)):.2f} s, bfloat16 NCHW InstanceNorm2d "
-          f"{seconds(lambda: half(x)):.2f} s, for_inference (bfloat16, channels-last, group norm) "
+          f"{seconds(lambda: half(x)):.2f} s, for_inference (bfloat16, channels-last, sub-pixel) "
           f"{seconds(lambda: fast(x)):.2f} s")
     x = torch.rand(1, 3, 1024, 1024)
 
@@ -100,7 +101,7 @@ def inference_layouts() -> None:
 
 def compiled_transformer() -> None:
     """torch.compile of the Johnson network, float32 forward + backward at 256 px batch 4."""
-    net, x = build_transformer(config("model", "johnson")), torch.rand(4, 3, 256, 256)
+    net, x = build_network(config("model", "johnson")), torch.rand(4, 3, 256, 256)
     eager = seconds(lambda: net(x).mean().backward())
     compiled = torch.compile(copy.deepcopy(net))
     began = time.perf_counter()
@@ -118,7 +119,7 @@ def main() -> None:
     # The training defaults: configs/style/starry_night.yaml and configs/loss/vgg16.yaml.
     cfg = compose_config("train", [f"loss.weights={args.weights}"])
     style, _ = load_style(to_dict(cfg.style), args.assets)
-    criterion, _ = build_loss(to_dict(cfg.loss), style, args.assets)
+    criterion, _ = build_loss([to_dict(cfg.loss)], [style], None, args.assets)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     conv_gradients()
     loss_trunk(criterion)

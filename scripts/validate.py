@@ -1,41 +1,9 @@
-"""Check a trained network against classic optimisation of the same loss:
-``python scripts/validate.py model=<run>/export/starry_night.pt input=DIR output=DIR``.
+"""Check a trained network against L-BFGS on its own loss: ``python scripts/validate.py model=PATH input=DIR``.
 
-Writes ``report.json`` (per photo and medians), ``report.md`` and ``side_by_side/*.png`` to ``output``; for a
-multi-style model, that for each style in ``output/<style>/`` and a table of the styles in ``output/report.md``.
+The command is fast_style/cli/validate.py (installed as ``fast-style-validate``); this file runs it from a checkout.
 """
 
-from __future__ import annotations
-
-from pathlib import Path
-
-import hydra
-from omegaconf import DictConfig
-
-from fast_style.config import run_or_exit
-from fast_style.devices import choose_device
-from fast_style.errors import FastStyleError
-from fast_style.validate import report_markdown, styles_markdown, validate
-
-
-def run(cfg: DictConfig) -> dict:
-    for key, what in (("model", "an exported .pt or a training .ckpt"), ("input", "a folder of photos")):
-        if not cfg[key]:
-            raise FastStyleError(f"{key}=PATH is required: {what}")
-    return validate(cfg.model, cfg.input, cfg.output, cfg.image_size, cfg.optim.steps, cfg.optim.lr,
-                    choose_device(cfg.device), cfg.assets_dir, cfg.style_image, cfg.style)
-
-
-@hydra.main(version_base="1.3", config_path="../configs/model_scripts", config_name="validate")
-def main(cfg: DictConfig) -> None:
-    report = run_or_exit(run, cfg)
-    if "styles" in report:  # a multi-style model: one table row per style
-        summary = [line for line in styles_markdown(report).splitlines() if line.startswith("|")]
-    else:
-        summary = [line for line in report_markdown(report).splitlines() if line.startswith("- ")]
-    print("\n".join(summary))
-    print(f"report: {Path(cfg.output) / 'report.json'}")
-
+from fast_style.cli.validate import main
 
 if __name__ == "__main__":
     main()

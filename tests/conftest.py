@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -23,14 +21,6 @@ def run_script(script: str, *overrides: str, env: dict[str, str] | None = None, 
     full_env = {**os.environ, "FAST_STYLE_ASSETS": str(ASSETS), "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run([sys.executable, str(REPO / "scripts" / script), *overrides], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
-
-
-def load_script(script: str) -> ModuleType:
-    """``scripts/<script>`` imported as a module, so its functions can be called in-process."""
-    spec = importlib.util.spec_from_file_location(f"script_{Path(script).stem}", REPO / "scripts" / script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def tiny_train_overrides(run_dir: Path, steps: int = 4) -> list[str]:
@@ -66,12 +56,11 @@ def styled_model(tmp_path_factory: pytest.TempPathFactory, exported_model: Path)
     identity, this one changes photos visibly and deterministically (same metadata, same format)."""
     import torch
 
-    from fast_style.model_io import export_model, load_model
+    from fast_style.model_card import load_model, save_model
 
-    net, meta = load_model(exported_model)
-    last = net.net[-1][1]
+    net, card = load_model(exported_model)
+    last = net.out[1]
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         last.weight.copy_(torch.randn(last.weight.shape, generator=generator) * 0.005 / net.output_gain)
-    meta = {k: v for k, v in meta.items() if k not in ("format", "state_dict")}
-    return export_model(tmp_path_factory.mktemp("styled") / "styled.pt", net, meta)
+    return save_model(tmp_path_factory.mktemp("styled") / "styled.pt", net, card)

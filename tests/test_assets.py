@@ -8,7 +8,7 @@ import pytest
 
 from fast_style.assets import Asset, file_sha256, resolve
 from fast_style.errors import FastStyleError
-from fast_style.style import load_style
+from fast_style.styles import load_style
 
 
 @pytest.fixture()

@@ -13,12 +13,12 @@ from PIL import Image
 
 from fast_style.config import CONFIG_DIR, build, compose_config, probe, run_or_exit
 from fast_style.errors import FastStyleError
-from fast_style.losses import build_loss
-from fast_style.outputs import check_output
+from fast_style.losses.perceptual import build_loss
+from fast_style.io.outputs import check_output
 from fast_style.settings import flag, one_of, real, weights, whole
-from fast_style.style import load_style
-from fast_style.train_fast_path import FastPath
-from fast_style.transformer import TransformerNet
+from fast_style.styles import load_style
+from fast_style.training.fast_path import FastPath
+from fast_style.nn.transformer import TransformerNet
 
 from conftest import ASSETS, VGG_WEIGHTS
 
@@ -165,7 +165,7 @@ def test_style_image_too_small_or_too_large(tmp_path: Path, monkeypatch) -> None
                 "style_layers": {"relu4_3": 1}, "content_weight": 1, "style_weight": 1, "tv_weight": 1, "range_weight": 0}
     with pytest.raises(FastStyleError, match=r"the style image: \d+x4 px is too small; .*relu4_3.* at least 8 px"
                                              r".*raise style\.size"):
-        build_loss(loss_cfg, image)
+        build_loss([loss_cfg], [image])
     with pytest.raises(FastStyleError, match=r"style\.size=0: use a whole number from 1"):
         load_style({**style, "size": 0})
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # a bomb: over twice the limit

@@ -1,0 +1,58 @@
+"""How a stylised photo looks, in numbers a loss value hides: blown-out and crushed shares, and contact sheets.
+
+A network can lower its training loss while turning regions of the photo flat white (glows, halos) or
+flat black; these shares count exactly that, relative to the photo, so a white sky that was already
+white is not held against the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from PIL import Image, ImageDraw
+from torchvision.transforms.v2 import functional as TF
+
+from fast_style.io.images import tensor_to_pil
+from fast_style.inference.stylizer import luminance
+
+BLOWN_OUT = 0.95   # luminance at or above which a pixel reads as flat white
+CRUSHED = 0.05     # luminance at or below which a pixel reads as flat black
+
+
+def blown_out_share(output: torch.Tensor, photo: torch.Tensor, threshold: float = BLOWN_OUT) -> float:
+    """Share of pixels that are white (BT.601 luma >= ``threshold``) in ``output`` but were not in ``photo``."""
+    return float(((luminance(output) >= threshold) & (luminance(photo) < threshold)).float().mean())
+
+
+def crushed_share(output: torch.Tensor, photo: torch.Tensor, threshold: float = CRUSHED) -> float:
+    """Share of pixels that are black (BT.601 luma <= ``threshold``) in ``output`` but were not in ``photo``."""
+    return float(((luminance(output) <= threshold) & (luminance(photo) > threshold)).float().mean())
+
+
+def fit_height(image: torch.Tensor, height: int) -> torch.Tensor:
+    """``[1, 3, H, W]`` scaled to ``height`` rows, keeping its aspect ratio."""
+    h, w = image.shape[-2:]
+    if h == height:
+        return image
+    return TF.resize(image.float(), [height, max(1, round(w * height / h))], antialias=True).clamp(0, 1)
+
+
+def contact_sheet(rows: Sequence[Sequence[torch.Tensor]], height: int = 192, labels: Sequence[str] = (),
+                  pad: int = 4) -> Image.Image:
+    """A white sheet of tiles: one row per entry of ``rows``, each ``[1, 3, H, W]`` tile scaled to
+    ``height`` (aspect kept) and placed left to right, with optional column labels over the first row.
+    Photos of any size and shape fit."""
+    scaled = [[tensor_to_pil(fit_height(tile, height)[0]) for tile in row] for row in rows]
+    caption = 4 + 11 * max((label.count("\n") + 1 for label in labels), default=0)
+    width = max((sum(t.width + pad for t in row) + pad for row in scaled), default=pad)
+    sheet = Image.new("RGB", (width, caption + len(scaled) * (height + pad) + pad), "white")
+    draw = ImageDraw.Draw(sheet)
+    for r, row in enumerate(scaled):
+        x, y = pad, caption + pad + r * (height + pad)
+        for c, tile in enumerate(row):
+            sheet.paste(tile, (x, y))
+            if r == 0 and c < len(labels):
+                draw.text((x, 2), labels[c], fill="black")
+            x += tile.width + pad
+    return sheet

@@ -1,0 +1,101 @@
+"""The transformer's building blocks: reflection-padded convolutions, and the two layers that hold one row of
+parameters per style (the instance norms' scale and shift, the colour map), mixed by style weights.
+
+A network of one style is the case of one row: with ``style=None`` these layers use that row directly, with the
+same ``instance_norm`` call (and cost) as ``nn.InstanceNorm2d``. With style weights ``[B, num_styles]`` every
+image gets its own mix of the rows (Dumoulin et al. 2017: one-hot picks a style, a convex combination blends).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ConvLayer(nn.Sequential):
+    """Reflection padding + convolution (no zero borders that show up as dark frames)."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int = 1) -> None:
+        super().__init__(nn.ReflectionPad2d(kernel // 2), nn.Conv2d(in_ch, out_ch, kernel, stride))
+
+
+def mix_rows(style: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """Per-style parameters ``rows`` ``[num_styles, ...]`` mixed by style weights ``[B, num_styles]`` into
+    ``[B, ...]``: an elementwise product and sum, not a matmul, so autocast keeps it in float32 and a one-hot
+    row gives that style's parameters bit for bit."""
+    weights = style.to(rows.dtype)
+    for _ in range(rows.dim() - 1):
+        weights = weights.unsqueeze(-1)
+    return (weights * rows[None]).sum(1)
+
+
+class StyleNorm(nn.Module):
+    """Instance norm whose scale and shift depend on the style: one row of ``weight`` and ``bias`` per style.
+
+    ``forward(x)`` (one style) normalises with row 0: ``instance_norm`` while training, and the same function as
+    ``group_norm`` with one group per channel at inference, which has channels-last bfloat16 CPU kernels where
+    instance norm copies to NCHW and back (its backward is slower, so training keeps instance norm).
+    ``forward(x, style)`` takes ``style`` ``[B, num_styles]``: each image its own mix of the rows, normalised
+    with the batch folded into the channels."""
+
+    def __init__(self, num_features: int, num_styles: int = 1, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.num_features, self.num_styles, self.eps = num_features, num_styles, eps
+        self.weight = nn.Parameter(torch.ones(num_styles, num_features))
+        self.bias = nn.Parameter(torch.zeros(num_styles, num_features))
+
+    def affine(self, style: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scale and shift: ``[C]`` of the one style (``style=None``), else ``[B, C]`` mixed by ``style``."""
+        if style is None:
+            return self.weight[0], self.bias[0]
+        return mix_rows(style, self.weight), mix_rows(style, self.bias)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+        scale, shift = self.affine(style)
+        if style is None:
+            scale, shift = scale.to(x.dtype), shift.to(x.dtype)
+            if self.training:
+                return F.instance_norm(x, weight=scale, bias=shift, eps=self.eps)
+            return F.group_norm(x, self.num_features, scale, shift, self.eps)
+        b, c, h, w = x.shape
+        out = F.instance_norm(x.reshape(1, b * c, h, w), weight=scale.reshape(b * c).to(x.dtype),
+                              bias=shift.reshape(b * c).to(x.dtype), eps=self.eps)
+        return out.reshape(b, c, h, w)
+
+
+class ColourMap(nn.Module):
+    """The photo recoloured by a learned affine map of its own colours, ``x + gain * (A x + b)``, computed in
+    float32 so outputs keep all 256 levels; one ``A`` (3x3) and ``b`` per style (rows of ``weight`` and
+    ``bias``), mixed like :class:`StyleNorm`'s.
+
+    Instance norm removes each image's channel means and contrasts after the first conv, so the layers behind
+    it cannot see a photo's overall colour cast, and a residual they compute cannot undo it: turning a photo's
+    palette into the painting's took the network thousands of steps, while this map, which sees the colours
+    directly, learns it in a hundred (docs/validation.md). ``A = b = 0`` at the start (the photo unchanged).
+    ``gain`` scales Adam's steps on these 12 numbers to 30x the network's learning rate (10x and 100x learned
+    the palette less well in the demo)."""
+
+    def __init__(self, num_styles: int = 1) -> None:
+        super().__init__()
+        self.gain = 30.0
+        self.weight = nn.Parameter(torch.zeros(num_styles, 3, 3))
+        self.bias = nn.Parameter(torch.zeros(num_styles, 3))
+        self.register_load_state_dict_pre_hook(start_unchanged)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+        """``style``: the style weights ``[B, num_styles]``; ``None`` for the one style of a single-style network."""
+        if style is None:
+            matrix, bias = self.weight[:1], self.bias[:1]
+        else:
+            matrix, bias = mix_rows(style, self.weight), mix_rows(style, self.bias)
+        matrix, bias, photo = self.gain * matrix.float(), self.gain * bias.float(), x.float()
+        shift = (bias[:, :, None, None] + matrix[:, :, 0, None, None] * photo[:, 0:1]
+                 + matrix[:, :, 1, None, None] * photo[:, 1:2] + matrix[:, :, 2, None, None] * photo[:, 2:3])
+        return x + shift.to(x.dtype)
+
+
+def start_unchanged(module: ColourMap, state_dict: dict[str, torch.Tensor], prefix: str, *args: object) -> None:
+    """Model files written before the colour map load with it at zero, which is the network they held."""
+    for name in ("weight", "bias"):
+        state_dict.setdefault(prefix + name, torch.zeros_like(getattr(module, name)))
