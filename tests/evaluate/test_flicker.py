@@ -36,6 +36,7 @@ def test_stable_output_scores_like_its_input_and_flicker_scores_far_above() -> N
     assert flickering.ratio == pytest.approx(flickering.stylized / flickering.input)
 
 
+@pytest.mark.slow
 def test_flicker_command_on_a_static_clip(tmp_path: Path, styled_model: Path) -> None:
     clip = make_clip(tmp_path / "still.mp4", frames=10, static=True)
     report_path = tmp_path / "report.json"

@@ -51,6 +51,7 @@ def exports(tmp_path_factory: pytest.TempPathFactory, styled_model: Path) -> dic
     return files
 
 
+@pytest.mark.slow
 def test_standalone_models_match_pytorch_without_fast_style(tmp_path: Path, exports: dict[str, Path],
                                                              styled_model: Path) -> None:
     x = torch.rand(2, 3, 37, 53, generator=torch.Generator().manual_seed(1))  # batch and odd size: dynamic shapes
@@ -69,6 +70,7 @@ def test_standalone_models_match_pytorch_without_fast_style(tmp_path: Path, expo
         assert (got - expected).abs().max() < 1e-4, fmt
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
 def test_infer_runs_standalone_models_with_tiling_and_metadata(exports: dict[str, Path], styled_model: Path,
                                                                fmt: str) -> None:
@@ -89,6 +91,7 @@ def test_export_refuses_unknown_format(tmp_path: Path, styled_model: Path) -> No
     assert not (tmp_path / "m.tflite").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
 def test_failed_check_leaves_no_file(tmp_path: Path, styled_model: Path, exports: dict[str, Path], fmt: str,
                                      monkeypatch) -> None:
@@ -121,12 +124,14 @@ def test_output_that_cannot_be_written_is_refused_before_exporting(tmp_path: Pat
         "a_file", "a_folder"] and not any((tmp_path / "a_folder").iterdir())
 
 
+@pytest.mark.slow
 def test_standalone_exports_are_named_as_such_where_only_our_files_work(exports: dict[str, Path]) -> None:
     for fmt, kind in (("torchscript", "a TorchScript"), ("onnx", "an ONNX")):
         with pytest.raises(FastStyleError, match=rf"model=.*: {kind} export \(scripts/export\.py\), which only infer"):
             load_model(exports[fmt])
 
 
+@pytest.mark.slow
 def test_onnx_model_stylises_images_under_8_px(exports: dict[str, Path], styled_model: Path) -> None:
     model, _, _ = open_model(exports["onnx"], CPU)
     x = torch.rand(2, 3, 5, 3, generator=torch.Generator().manual_seed(3))

@@ -80,6 +80,7 @@ def test_a_few_steps_of_stability_training_lower_the_warping_error(styled_model:
     assert film_error(net, clip) < 0.8 * before
 
 
+@pytest.mark.slow
 def test_fine_tuning_a_model_file_for_stability(tmp_path: Path, exported_model: Path) -> None:
     result = run_script("train.py", *tiny_train_overrides(tmp_path / "run", steps=2), "stability=compound",
                         f"init={exported_model}", "optim.lr=1e-12")

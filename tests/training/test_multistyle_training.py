@@ -33,6 +33,8 @@ from fast_style.nn.transformer import TransformerNet
 from fast_style.training.module import StyleTransferModule
 from fast_style.training.recipe import choose_styles
 
+pytestmark = pytest.mark.slow  # multi-style runs end to end: the full suite, not the everyday tier
+
 CPU = torch.device("cpu")
 STYLES = ["starry_night", "candy"]
 

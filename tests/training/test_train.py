@@ -25,6 +25,7 @@ def test_contract_run_leaves_checkpoint_tensorboard_and_export(trained_run: Path
     assert sorted(p.name for p in (trained_run / "previews").glob("*.png"))[0] == "step_000000.png"
 
 
+@pytest.mark.slow
 def test_failed_rerun_keeps_the_progress_and_the_next_rerun_continues(trained_run: Path, tmp_path: Path) -> None:
     """A rerun with a typo used to write interrupted.ckpt with step-0 weights, which the next rerun then
     continued from; now it leaves the checkpoints as they were and the next correct rerun continues."""

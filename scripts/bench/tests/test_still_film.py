@@ -3,11 +3,15 @@ photo that optical flow follows."""
 
 from __future__ import annotations
 
+import pytest
+
 from pathlib import Path
 
 from clips import read_clip
 from conftest import COCO, run_script
 from fast_style.evaluate.flicker import warping_error
+
+pytestmark = pytest.mark.slow  # encodes and measures a film: the full suite, not the everyday tier
 
 
 def test_stand_in_film_from_a_photo(tmp_path: Path) -> None:
