@@ -104,8 +104,12 @@ def save_model(path: str | Path, net: torch.nn.Module, card: ModelCard) -> Path:
     """Write the card and the network's weights atomically to ``path``."""
     path = Path(path)
     payload = {**card.to_dict(), "state_dict": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}}
-    with atomic_write(path) as tmp:
-        torch.save(payload, tmp)
+    try:
+        with atomic_write(path) as tmp:
+            torch.save(payload, tmp)
+    except RuntimeError as err:  # a full disk surfaces from torch.save as a RuntimeError
+        raise FastStyleError(f"cannot write {path} ({str(err).splitlines()[0]}); free some space, then export "
+                             "again (the run's checkpoints are kept)") from err
     return path
 
 

@@ -3,6 +3,7 @@ path, checked by checksum), and style names, lists and blends as typed on the co
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from dataclasses import dataclass
@@ -122,15 +123,18 @@ def style_weights(name: str, value: Any, names: Sequence[str]) -> torch.Tensor:
     if not isinstance(value, Mapping) or not value:
         raise FastStyleError(f"{name}={value}: give one style's name or a blend such as "
                              f"'{name}={{{names[0]}: 0.5, {names[-1]}: 0.5}}'; {held}")
-    weights = torch.zeros(len(names))
+    shares = [0.0] * len(names)
     for style, weight in value.items():
         if str(style) not in names:
             raise FastStyleError(f"{name}: unknown style {str(style)!r}; {held}")
-        weights[names.index(str(style))] = real(f"{name}.{style}", weight, low=0,
-                                                hint="blend weights are non-negative shares")
-    if weights.sum() <= 0:
+        shares[names.index(str(style))] = real(f"{name}.{style}", weight, low=0,
+                                               hint="blend weights are non-negative shares")
+    total = sum(shares)
+    if total <= 0:
         raise FastStyleError(f"{name}={dict(value)}: the weights sum to 0; give at least one style a positive weight")
-    return weights / weights.sum()
+    if not math.isfinite(total):
+        raise FastStyleError(f"{name}={dict(value)}: the weights overflow when summed; give shares such as 0.7 and 0.3")
+    return torch.tensor([share / total for share in shares])
 
 
 def describe(weights: torch.Tensor, names: Sequence[str]) -> str:

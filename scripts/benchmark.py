@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig
 
 from bench.measure import (CONFIGS, cases, format_folder, format_startup, format_table, machine, measure, measure_folder,
                            measure_startup, ratios)
-from fast_style.config import run_or_exit, to_dict
+from fast_style.config import command, run_or_exit, to_dict
 from fast_style.io.atomic import atomic_write
 from fast_style.io.outputs import check_output
 from fast_style.runtime import choose_device
@@ -50,7 +49,7 @@ def run(cfg: DictConfig) -> Path:
     return output
 
 
-@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="benchmark")
+@command(CONFIGS, "benchmark")
 def main(cfg: DictConfig) -> None:
     print(f"wrote: {run_or_exit(run, cfg)}")
 

@@ -7,12 +7,11 @@ scripts/bench/still_film.py for what it lacks compared with real footage).
 
 from __future__ import annotations
 
-import hydra
 from omegaconf import DictConfig
 
 from bench.measure import CONFIGS
 from bench.still_film import write_still_film
-from fast_style.config import run_or_exit
+from fast_style.config import command, run_or_exit
 from fast_style.errors import FastStyleError
 from fast_style.io.outputs import check_output
 from fast_style.io.video_files import is_video
@@ -20,7 +19,7 @@ from fast_style.settings import real, whole
 
 
 def make(cfg: DictConfig) -> None:
-    check_output("output", cfg.output, folder=False)
+    check_output("output", cfg.output, folder=False, inputs=[cfg.photo])
     if not is_video(cfg.output):
         raise FastStyleError(f"output={cfg.output}: give a video file name (.mp4, .mov, .mkv)")
     path = write_still_film(cfg.photo, cfg.output, width=whole("width", cfg.width, 16), height=whole("height", cfg.height, 16),
@@ -29,7 +28,7 @@ def make(cfg: DictConfig) -> None:
     print(f"wrote: {path}")
 
 
-@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="make_film")
+@command(CONFIGS, "make_film")
 def main(cfg: DictConfig) -> None:
     run_or_exit(make, cfg)
 

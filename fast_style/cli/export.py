@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import hydra
 import torch
 from omegaconf import DictConfig
 
-from fast_style.config import MODEL_SCRIPTS_DIR, run_or_exit
+from fast_style.config import MODEL_SCRIPTS_DIR, command, run_or_exit
 from fast_style.errors import FastStyleError
 from fast_style.inference.standalone import (MIN_SIDE, STANDALONE_FORMATS, OnnxModel, export_onnx, export_torchscript,
                                              load_torchscript)
@@ -37,9 +36,8 @@ def export(cfg: DictConfig) -> tuple[Path, float]:
     check_size = [whole(f"check_size[{i}]", side, MIN_SIDE, 4096) for i, side in enumerate(check_size)]
     model_path = Path(cfg.model).expanduser()
     net, card = load_model(model_path)
-    output = check_output("output", cfg.output or model_path.with_name(model_path.stem + SUFFIXES[fmt]), folder=False)
-    if output.resolve() == model_path.resolve():
-        raise FastStyleError(f"output={output} is the model file itself; choose another name")
+    output = check_output("output", cfg.output or model_path.with_name(model_path.stem + SUFFIXES[fmt]), folder=False,
+                          inputs=[model_path])
     generator = torch.Generator().manual_seed(0)
     inputs = [torch.rand(1, 3, *check_size, generator=generator)]
     if net.num_styles > 1:  # checked on a random blend of its styles
@@ -57,7 +55,7 @@ def export(cfg: DictConfig) -> tuple[Path, float]:
     return output, difference
 
 
-@hydra.main(version_base="1.3", config_path=MODEL_SCRIPTS_DIR, config_name="export")
+@command(MODEL_SCRIPTS_DIR, "export")
 def main(cfg: DictConfig) -> None:
     path, difference = run_or_exit(export, cfg)
     height, width = cfg.check_size

@@ -11,10 +11,9 @@ import json
 import sys
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig
 
-from fast_style.config import MODEL_SCRIPTS_DIR, run_or_exit
+from fast_style.config import MODEL_SCRIPTS_DIR, command, run_or_exit
 from fast_style.errors import FastStyleError
 from fast_style.evaluate.flicker import film_flicker
 from fast_style.inference.stylizer import Stylizer
@@ -24,7 +23,7 @@ from fast_style.settings import flag
 
 
 def flicker(cfg: DictConfig) -> int:
-    output = check_output("output", cfg.output, folder=False)
+    output = check_output("output", cfg.output, folder=False, inputs=[cfg.input, cfg.model])
     if not Path(str(cfg.input)).is_file():
         raise FastStyleError(f"input={cfg.input}: not a file; give one video")
     stylizer = Stylizer.from_file(cfg.model, cfg.style, str(cfg.device), str(cfg.precision), strength=cfg.strength,
@@ -51,7 +50,7 @@ def flicker(cfg: DictConfig) -> int:
     return 0
 
 
-@hydra.main(version_base="1.3", config_path=MODEL_SCRIPTS_DIR, config_name="flicker")
+@command(MODEL_SCRIPTS_DIR, "flicker")
 def main(cfg: DictConfig) -> None:
     sys.exit(run_or_exit(flicker, cfg))
 

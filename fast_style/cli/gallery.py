@@ -10,11 +10,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-import hydra
 import torch
 from omegaconf import DictConfig, ListConfig
 
-from fast_style.config import MODEL_SCRIPTS_DIR, run_or_exit
+from fast_style.config import MODEL_SCRIPTS_DIR, command, run_or_exit
 from fast_style.errors import FastStyleError
 from fast_style.evaluate.gallery import gallery
 from fast_style.inference.stylizer import Stylizer
@@ -40,12 +39,13 @@ def run(cfg: DictConfig) -> int:
     models = list(cfg.models) if isinstance(cfg.models, ListConfig) else [cfg.models]
     if not models:
         raise FastStyleError("models=[]: give at least one model file, e.g. 'models=[starry_night.pt]'")
-    output = check_output("output", cfg.output, folder=False)
+    output = check_output("output", cfg.output, folder=False, inputs=[cfg.input, *models])
     if output.suffix.lower() not in SUFFIXES:
         raise FastStyleError(f"output={output}: name a .jpg or .png file")
     tile = (whole("tile_height", cfg.tile_height, 16, 2048), whole("tile_width", cfg.tile_width, 16, 2048))
     max_size = whole("max_size", cfg.max_size, 16, optional=True)
     quality = whole("quality", cfg.quality, 1, 100)
+    max_pixels = whole("max_pixels", cfg.max_pixels, 1, optional=True, hint="null turns the decompression-bomb check off")
     photos = require_images("input", cfg.input)
     device = choose_device(str(cfg.device))
     precision = choose_precision(str(cfg.precision), device)
@@ -63,16 +63,16 @@ def run(cfg: DictConfig) -> int:
                      for t in torch.linspace(0, 1, steps).tolist()]
     if cfg.blend is not None and not blend:
         raise FastStyleError(f"blend={cfg.blend}: blends need a multi-style model among models")
-    sheet, skipped = gallery(networks, photos, tile, max_size, cfg.assets_dir, blend)
-    for path in skipped:
-        print(f"skipped {path}: not a readable image", file=sys.stderr)
+    sheet, skipped = gallery(networks, photos, tile, max_size, cfg.assets_dir, blend, max_pixels)
+    for path, reason in skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
     save_image(sheet, output, quality)
     print(f"gallery: {output} ({len(photos) - len(skipped)} photos x {len(networks)} styles"
           f"{f', a blend row of {len(blend)}' if blend else ''}, {sheet.width}x{sheet.height})")
     return 0 if not skipped else 1
 
 
-@hydra.main(version_base="1.3", config_path=MODEL_SCRIPTS_DIR, config_name="gallery")
+@command(MODEL_SCRIPTS_DIR, "gallery")
 def main(cfg: DictConfig) -> None:
     sys.exit(run_or_exit(run, cfg))
 

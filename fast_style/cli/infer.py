@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig
 
-from fast_style.config import MODEL_SCRIPTS_DIR, exit_now, run_or_exit
+from fast_style.config import MODEL_SCRIPTS_DIR, command, exit_now, run_or_exit
 from fast_style.inference.stylizer import Stylizer
 from fast_style.io.films import plan_videos, stylize_videos
 from fast_style.io.folders import plan_jobs, stylize_folder
@@ -54,7 +53,7 @@ def infer(cfg: DictConfig) -> int:
     return 0 if summary.skipped + skipped == 0 else 1
 
 
-@hydra.main(version_base="1.3", config_path=MODEL_SCRIPTS_DIR, config_name="infer")
+@command(MODEL_SCRIPTS_DIR, "infer")
 def main(cfg: DictConfig) -> None:
     exit_now(run_or_exit(infer, cfg))
 

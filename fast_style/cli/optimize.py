@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from PIL import Image
 from torch.utils.tensorboard import SummaryWriter
 
-from fast_style.config import CONFIG_DIR, run_or_exit  # also registers the ${stem:} resolver
+from fast_style.config import CONFIG_DIR, command, run_or_exit  # also registers the ${stem:} resolver
 from fast_style.errors import FastStyleError
 from fast_style.io.images import read_tensor, save_image
 from fast_style.io.outputs import check_output
@@ -22,18 +21,16 @@ from fast_style.losses.perceptual import build_loss
 from fast_style.optimization import Iterate, check_settings, optimize
 from fast_style.runtime import choose_device
 from fast_style.settings import whole
-from fast_style.styles import load_style
+from fast_style.styles import load_style, style_path
 
 
 def run(cfg: DictConfig) -> Path:
     """Check the settings, optimise, write the image; return its path."""
     if not cfg.content:
         raise FastStyleError("content=PATH is required: the photo to stylise")
-    output = check_output("output", cfg.output, folder=False)
+    output = check_output("output", cfg.output, folder=False, inputs=[cfg.content, style_path(cfg.style, cfg.assets_dir)])
     if output.suffix.lower() not in Image.registered_extensions():
         raise FastStyleError(f"output={output}: unknown image extension {output.suffix!r}; use .png, .jpg or .webp")
-    if output.resolve() == Path(str(cfg.content)).expanduser().resolve():
-        raise FastStyleError(f"output={output} is the content photo itself and would overwrite it; choose another output")
     scales = list(cfg.scales)
     check_settings(cfg.optim.method, cfg.optim.init, cfg.optim.steps, scales, cfg.optim.lr)
     image_size = whole("image_size", cfg.image_size, 1, hint="the long side in px, e.g. 512")
@@ -81,7 +78,7 @@ def run(cfg: DictConfig) -> Path:
     return output
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="optimize")
+@command(CONFIG_DIR, "optimize")
 def main(cfg: DictConfig) -> None:
     path = run_or_exit(run, cfg)
     print(f"wrote: {path}")

@@ -8,14 +8,13 @@ trains with Lightning (:mod:`fast_style.training.recipe`), keeps checkpoints for
 
 from __future__ import annotations
 
-import hydra
 from omegaconf import DictConfig
 
-from fast_style.config import CONFIG_DIR, run_or_exit
+from fast_style.config import CONFIG_DIR, command, run_or_exit
 from fast_style.training.recipe import train
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+@command(CONFIG_DIR, "train")
 def main(cfg: DictConfig) -> None:
     path = run_or_exit(train, cfg)
     if path is not None:

@@ -7,12 +7,12 @@ multi-style model, that for each style in ``output/<style>/`` and a table of the
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig
 
-from fast_style.config import MODEL_SCRIPTS_DIR, run_or_exit
+from fast_style.config import MODEL_SCRIPTS_DIR, command, run_or_exit
 from fast_style.errors import FastStyleError
 from fast_style.evaluate.validate import report_markdown, styles_markdown, validate
 from fast_style.runtime import choose_device
@@ -23,10 +23,10 @@ def run(cfg: DictConfig) -> dict:
         if not cfg[key]:
             raise FastStyleError(f"{key}=PATH is required: {what}")
     return validate(cfg.model, cfg.input, cfg.output, cfg.image_size, cfg.optim.steps, cfg.optim.lr,
-                    choose_device(cfg.device), cfg.assets_dir, cfg.style_image, cfg.style)
+                    choose_device(cfg.device), cfg.assets_dir, cfg.style_image, cfg.style, cfg.max_pixels)
 
 
-@hydra.main(version_base="1.3", config_path=MODEL_SCRIPTS_DIR, config_name="validate")
+@command(MODEL_SCRIPTS_DIR, "validate")
 def main(cfg: DictConfig) -> None:
     report = run_or_exit(run, cfg)
     if "styles" in report:  # a multi-style model: one table row per style
@@ -35,6 +35,7 @@ def main(cfg: DictConfig) -> None:
         summary = [line for line in report_markdown(report).splitlines() if line.startswith("- ")]
     print("\n".join(summary))
     print(f"report: {Path(cfg.output) / 'report.json'}")
+    sys.exit(1 if report["skipped"] else 0)  # as infer.py: 1 when a photo was skipped
 
 
 if __name__ == "__main__":

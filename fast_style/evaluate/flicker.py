@@ -35,6 +35,8 @@ except ImportError:  # pragma: no cover - depends on the installation
 
 # Forward-backward consistency (Sundaram et al. 2010): |f + b|^2 <= ALPHA (|f|^2 + |b|^2) + BETA.
 ALPHA, BETA = 0.01, 0.5
+# DIS optical flow (medium preset: 8 px patches) refuses frames with a side under 12 px.
+MIN_FLOW_SIDE = 12
 
 
 def _opencv() -> object:
@@ -131,6 +133,10 @@ def film_flicker(stylizer: Stylizer, path: str | Path, batch_size: int = 8, max_
     except UnreadableVideo as err:
         raise FastStyleError(f"input={path}: {err}") from err
     height, width = output_size(info, max_size)
+    if min(height, width) < MIN_FLOW_SIDE:
+        raise FastStyleError(f"input={path}: frames of {width}x{height} px are too small to measure the motion "
+                             f"between them (at least {MIN_FLOW_SIDE} px each side); raise max_size or give a "
+                             "larger film")
     losses: dict[str, list[float]] = defaultdict(list)
 
     def pairs() -> Iterator[tuple[np.ndarray, np.ndarray]]:

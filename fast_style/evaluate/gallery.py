@@ -23,7 +23,7 @@ from torchvision.transforms.v2 import functional as TF
 from fast_style.errors import FastStyleError
 from fast_style.evaluate.quality import contact_sheet
 from fast_style.inference.stylizer import Stylizer
-from fast_style.io.images import read_tensor
+from fast_style.io.images import DEFAULT_MAX_PIXELS, UnreadablePhoto, read_checked, read_tensor
 from fast_style.styles import StyleInfo, find_style_image
 
 log = logging.getLogger(__name__)
@@ -39,28 +39,29 @@ def fit_tile(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
 def gallery(networks: Sequence[tuple[StyleInfo, Stylizer]], photos: Sequence[Path],
             tile: tuple[int, int] = (192, 256), max_size: int | None = 512,
-            assets_dir: str | Path | None = None, blend: Sequence[Stylizer] = ()) -> tuple[Image.Image, list[Path]]:
+            assets_dir: str | Path | None = None, blend: Sequence[Stylizer] = (),
+            max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[Image.Image, list[tuple[Path, str]]]:
     """The gallery grid of ``photos`` (shrunk to at most ``max_size`` px on the long side before they are
     stylised) through each network, given as (the style it holds, its :class:`Stylizer`), and a last row of
     the first photo through each of ``blend`` (the steps of a blend between two styles); returns the grid
-    and the photos that could not be read (skipped, with a warning)."""
+    and the photos that could not be read, with why (read as ``infer.py`` reads them: the same ``max_pixels``)."""
     height, width = tile
     paintings = [fit_tile(read_tensor(find_style_image(style, assets_dir, None))[None], height, width)
                  for style, _ in networks]
     rows = [[torch.ones(1, 3, height, width), *paintings]]
-    skipped = []
+    skipped, first = [], None
     for path in photos:
         try:
-            photo = read_tensor(path, max_size=max_size)[None]
-        except (OSError, ValueError, Image.DecompressionBombError) as err:
-            log.warning("skipping unreadable image %s (%s)", path, err)
-            skipped.append(path)
+            photo = read_checked(path, max_size, max_pixels)[None].float().div(255)
+        except UnreadablePhoto as err:
+            skipped.append((path, str(err)))
             continue
+        first = photo if first is None else first
         outputs = [stylize(photo) for _, stylize in networks]
         rows.append([fit_tile(image, height, width) for image in (photo, *outputs)])
-    if len(rows) == 1:
+    if first is None:
         raise FastStyleError(f"none of the {len(photos)} photos could be read")
     if blend:
-        photo = read_tensor(next(path for path in photos if path not in skipped), max_size=max_size)[None]
+        photo = first
         rows.append([fit_tile(image, height, width) for image in (photo, *(stylize(photo) for stylize in blend))])
     return contact_sheet(rows, height=height, labels=["", *(style.name for style, _ in networks)]), skipped

@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import statistics
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
@@ -19,18 +20,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image
 from torch import nn
 
 from fast_style.io.atomic import atomic_write
 from fast_style.runtime import synchronize
 from fast_style.errors import FastStyleError
-from fast_style.io.images import read_tensor, require_images, save_image
+from fast_style.io.images import DEFAULT_MAX_PIXELS, UnreadablePhoto, read_checked, require_images, save_image
 from fast_style.losses.perceptual import PerceptualLoss
 from fast_style.losses.rebuild import loss_for_model
 from fast_style.model_card import ModelCard, load_model
 from fast_style.optimization import Iterate, check_settings, optimize
-from fast_style.io.outputs import check_output
+from fast_style.io.outputs import check_output, inside, safe_name
 from fast_style.evaluate.quality import blown_out_share, contact_sheet, crushed_share, fit_height
 from fast_style.settings import whole
 
@@ -179,7 +179,8 @@ def report_markdown(report: Mapping[str, Any]) -> str:
 def validate(model: str | Path, inputs: str | Path, output: str | Path, image_size: int | None = 256,
              steps: int = 200,
              lr: float | None = None, device: torch.device | str = "cpu", assets_dir: str | Path | None = None,
-             style_image: str | None = None, style: str | None = None) -> dict[str, Any]:
+             style_image: str | None = None, style: str | None = None,
+             max_pixels: int | None = DEFAULT_MAX_PIXELS) -> dict[str, Any]:
     """Compare the network in ``model`` with L-BFGS on every photo in ``inputs``; write the report to
     ``output`` (report.json and report.md, rewritten after each photo, side_by_side/*.png and
     contact_sheet.png). ``image_size``: the long side photos are shrunk to; None keeps their own size.
@@ -189,15 +190,16 @@ def validate(model: str | Path, inputs: str | Path, output: str | Path, image_si
     whole("image_size", image_size, 16, optional=True,
           hint="VGG pools the image 3 times or more; null evaluates each photo at its own size")
     check_settings("lbfgs", "content", steps, (1.0,), lr)
-    output = check_output("output", output, folder=True)
+    output = check_output("output", output, folder=True, inputs=[inputs, model, style_image])
     device = torch.device(device)
     transformer, card = load_model(model)
     if not Path(inputs).exists():
         raise FastStyleError(f"input={inputs}: not found; give a folder of photos or one photo")
     files = require_images("input", inputs)
     root = Path(inputs) if Path(inputs).is_dir() else Path(inputs).parent
+    whole("max_pixels", max_pixels, 1, optional=True, hint="null turns the decompression-bomb check off")
     settings = {"image_size": image_size, "steps": steps, "lr": lr, "device": device, "assets_dir": assets_dir,
-                "style_image": style_image}
+                "style_image": style_image, "max_pixels": max_pixels}
     names = card.names
     if len(names) == 1:
         card.select(style, str(model))  # refuses style= for a single-style model
@@ -212,9 +214,10 @@ def validate(model: str | Path, inputs: str | Path, output: str | Path, image_si
                               "styles": {}}
     for name in names if style is None else [style]:
         weights, chosen = card.select(name, str(model))
-        single = validate_network(transformer.fold(weights), chosen, str(model), files, root, output / name,
-                                  **settings)
+        single = validate_network(transformer.fold(weights), chosen, str(model), files, root,
+                                  inside(output, safe_name(name)), **settings)
         report["styles"][name] = single["summary"]
+        report["skipped"] = single["skipped"]  # the same photos for every style
         _write_reports(output, report, styles_markdown(report))
     return report
 
@@ -242,8 +245,10 @@ def _write_reports(output: Path, report: Mapping[str, Any], markdown: str) -> No
 
 def validate_network(transformer: nn.Module, card: ModelCard, model: str, files: Sequence[Path], root: Path,
                      output: Path, image_size: int | None, steps: int, lr: float | None, device: torch.device,
-                     assets_dir: str | Path | None, style_image: str | None) -> dict[str, Any]:
-    """:func:`validate` for one single-style network with its model-file metadata."""
+                     assets_dir: str | Path | None, style_image: str | None, max_pixels: int | None
+                     ) -> dict[str, Any]:
+    """:func:`validate` for one single-style network with its card; photos that cannot be read (as ``infer.py``
+    reads them) are named on stderr and listed as skipped."""
     criterion = loss_for_model(card, assets_dir, style_image).to(device)
     transformer.to(device)
     output.mkdir(parents=True, exist_ok=True)
@@ -255,15 +260,10 @@ def validate_network(transformer: nn.Module, card: ModelCard, model: str, files:
     for path in files:
         name = path.relative_to(root).as_posix()
         try:
-            photo = read_tensor(path, max_size=image_size).unsqueeze(0).to(device)
-        except (OSError, ValueError, Image.DecompressionBombError) as err:
-            log.warning("skipping unreadable image %s (%s)", path, err)
-            report["skipped"].append(name)
-            continue
-        try:
+            photo = read_checked(path, image_size, max_pixels)[None].float().div(255).to(device)
             criterion.check_side(str(path), *photo.shape[-2:])
-        except FastStyleError as err:
-            log.warning("skipping %s", err)
+        except (UnreadablePhoto, FastStyleError) as err:
+            print(f"skipped {path}: {err}", file=sys.stderr)
             report["skipped"].append(name)
             continue
         if not report["images"]:
@@ -283,4 +283,5 @@ def validate_network(transformer: nn.Module, card: ModelCard, model: str, files:
                  record["optimisation_losses"][-1], record["optimisation_seconds"])
     if not report["images"]:
         raise FastStyleError(f"input: none of the {len(files)} images could be read")
+    _write_reports(output, report, report_markdown(report))  # with the photos skipped after the last one read
     return report

@@ -169,7 +169,11 @@ def stylize_video(stylizer: Stylise, job: Job, settings: VideoSettings, batch_si
                         bar.update(len(times))
                 while pending:
                     pending.popleft().result()
-            writer.close()
+            try:
+                writer.close()
+            except (av.error.FFmpegError, OSError) as err:  # e.g. the disk filled up while the file was finished
+                raise FastStyleError(f"cannot finish {job.target}: {err}; check the space left and the video.* "
+                                     "settings") from err
         except BaseException:
             writer.abort()
             raise
@@ -194,7 +198,7 @@ def stylize_videos(stylizer: Stylise, jobs: list[Job], settings: VideoSettings, 
             try:
                 summary.frames += stylize_video(stylizer, job, settings, batch_size, max_size, bar, info)
                 summary.videos += 1
-            except UnreadableVideo as err:
+            except (UnreadableVideo, FastStyleError) as err:  # this film only: the folder's others go on
                 bar.write(f"skipped {job.source}: {err}", file=sys.stderr)
                 summary.skipped += 1
     summary.seconds = time.perf_counter() - start

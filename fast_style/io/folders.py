@@ -10,11 +10,9 @@ from __future__ import annotations
 import os
 import sys
 import time
-import warnings
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
@@ -27,13 +25,12 @@ from tqdm import tqdm
 
 from fast_style.io.atomic import remove_leftovers
 from fast_style.errors import FastStyleError
-from fast_style.io.images import IMAGE_EXTENSIONS, find_images, fit_long_side, read_photo, save_image, tensor_to_pil
+from fast_style.io.images import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, UnreadablePhoto, find_images, pixel_limit,
+                                  read_checked, save_image, tensor_to_pil)
 from fast_style.io.outputs import check_output
 from fast_style.settings import flag, whole
 
 FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp"}
-# Pillow's own default (Image.MAX_IMAGE_PIXELS): a quarter gigabyte of 24-bit pixels.
-DEFAULT_MAX_PIXELS = 89_478_485
 
 
 class Stylise(Protocol):
@@ -118,20 +115,6 @@ def pair_jobs(root: Path, output: str | Path, sources: Sequence[Path], extension
     return todo, len(jobs) - len(todo)
 
 
-@contextmanager
-def pixel_limit(max_pixels: int | None) -> Iterator[None]:
-    """Refuse images over ``max_pixels`` (Pillow's decompression-bomb guard, which otherwise only warns
-    between 1x and 2x its limit)."""
-    previous = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = max_pixels
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            yield
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
-
-
 Item = tuple[int, torch.Tensor | None, str | None]
 
 
@@ -150,13 +133,9 @@ class PhotoFiles(Dataset):
 
     def __getitem__(self, index: int) -> Item:
         try:
-            with pixel_limit(self.max_pixels):
-                return index, fit_long_side(read_photo(self.files[index], self.fast_jpeg), self.max_size), None
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-            return index, None, (f"refused as a possible decompression bomb ({err}); raise max_pixels "
-                                 f"(now {self.max_pixels}) if you trust this file")
-        except Exception as err:  # noqa: BLE001 - decoders raise many types; any of them means "unreadable"
-            return index, None, f"cannot be decoded ({type(err).__name__}: {' '.join(str(err).split())})"
+            return index, read_checked(self.files[index], self.max_size, self.max_pixels, self.fast_jpeg), None
+        except UnreadablePhoto as err:
+            return index, None, str(err)
 
     def header_size(self, index: int) -> tuple[int, int]:
         """(height, width) from the file header, without decoding; (0, 0) if even that fails."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,8 @@ from PIL import Image, ImageOps
 from fast_style.io.atomic import atomic_write
 from fast_style.errors import FastStyleError
 
+# Pillow's own default (Image.MAX_IMAGE_PIXELS): a quarter gigabyte of 24-bit pixels.
+DEFAULT_MAX_PIXELS = 89_478_485
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm")
 
 
@@ -131,6 +135,39 @@ def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     flat = image.reshape(-1, *image.shape[-3:])
     resized = F.interpolate(flat, size=list(size), mode="bicubic", antialias=True, align_corners=False)
     return resized.reshape(*image.shape[:-2], *size)
+
+
+@contextmanager
+def pixel_limit(max_pixels: int | None) -> Iterator[None]:
+    """Refuse images over ``max_pixels`` (Pillow's decompression-bomb guard, which otherwise only warns
+    between 1x and 2x its limit)."""
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+
+
+class UnreadablePhoto(Exception):
+    """A photo that cannot be read; the message says why, for the ``skipped <path>: ...`` line."""
+
+
+def read_checked(path: str | Path, max_size: int | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+                 fast_jpeg: bool = True) -> torch.Tensor:
+    """A photo as every command that reads photos reads it (the same limits, the same reasons to skip it):
+    ``uint8 [3, H, W]``, long side capped at ``max_size``; a file over ``max_pixels`` (a possible decompression
+    bomb) or one that does not decode raises :class:`UnreadablePhoto`."""
+    try:
+        with pixel_limit(max_pixels):
+            return fit_long_side(read_photo(path, fast_jpeg), max_size)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise UnreadablePhoto(f"refused as a possible decompression bomb ({err}); raise max_pixels "
+                              f"(now {max_pixels}) if you trust this file") from err
+    except Exception as err:  # noqa: BLE001 - decoders raise many types; any of them means "unreadable"
+        raise UnreadablePhoto(f"cannot be decoded ({type(err).__name__}: {' '.join(str(err).split())})") from err
 
 
 def read_tensor(path: str | Path, max_size: int | None = None) -> torch.Tensor:

@@ -28,6 +28,7 @@ VIDEO_EXTENSIONS = tuple(CONTAINERS)
 # declares, or with more than this many frames fewer than it counts, is truncated; encoders and edit lists
 # legitimately drop a frame or two.
 END_SLACK_FRAMES = 2.5
+MIN_SIDE = 2
 
 
 def _pixel_format(name: str) -> bool:
@@ -61,15 +62,21 @@ class VideoSettings:
         whole("video.crf", self.crf, 0, 63, hint="constant-rate quality: 18 visually lossless, 23 x264's default")
         if not _pixel_format(self.pix_fmt):
             raise FastStyleError(f"video.pix_fmt={self.pix_fmt}: not a pixel format FFmpeg knows; use yuv420p")
+        if self.codec != "auto":
+            self.encoder(".mp4")  # an unknown or non-video encoder is refused before any work
 
     def encoder(self, suffix: str) -> str:
         """The encoder name for an output file with ``suffix``; an unknown encoder is a setting error."""
         name = self.codec if self.codec != "auto" else ("libvpx-vp9" if suffix.lower() == ".webm" else "libx264")
         try:
-            return av.codec.Codec(name, "w").name
+            codec = av.codec.Codec(name, "w")
         except av.codec.codec.UnknownCodecError:
             raise FastStyleError(f"video.codec={self.codec}: no such FFmpeg encoder here; use auto, libx264, "
                                  "libx265, libvpx-vp9 or mpeg4") from None
+        if codec.type != "video":
+            raise FastStyleError(f"video.codec={self.codec}: an FFmpeg {codec.type} encoder, not a video one; use "
+                                 "auto, libx264, libx265, libvpx-vp9 or mpeg4")
+        return codec.name
 
     def options(self, encoder: str) -> dict[str, str]:
         """Encoder options for the quality setting: CRF (x264/x265/VP9) or a matching fixed quantiser."""
@@ -124,6 +131,8 @@ def probe(path: str | Path) -> VideoInfo:
         width, height = stream.codec_context.width, stream.codec_context.height
         if rotation in (90, 270):
             width, height = height, width
+        if min(width, height) < MIN_SIDE:  # 4:2:0 chroma needs even sides of 2 or more
+            raise UnreadableVideo(f"{width}x{height} px is too small to encode (at least {MIN_SIDE} px each side)")
         duration = None
         if stream.duration is not None and stream.time_base is not None:
             duration = float(stream.duration * stream.time_base)
@@ -198,7 +207,12 @@ class VideoWriter:
             self.audio_out = self.output.add_stream_from_template(audio)
             self.audio_packets = (p for p in self.audio_in.demux(audio) if p.dts is not None)
         else:
-            self.audio_out = self.output.add_stream(self._audio_encoder(), rate=audio.codec_context.sample_rate)
+            encoder = self._audio_encoder()
+            rate = audio.codec_context.sample_rate
+            rates = av.codec.Codec(encoder, "w").audio_rates  # Opus (WebM) takes 48 kHz and a few others only
+            if rates and rate not in rates:
+                rate = min(rates, key=lambda r: (abs(r - rate), -r))
+            self.audio_out = self.output.add_stream(encoder, rate=rate)
             self.audio_out.layout = audio.codec_context.layout
             self.audio_packets = self._reencoded(audio)
 
@@ -214,9 +228,16 @@ class VideoWriter:
         return "aac"
 
     def _reencoded(self, audio: av.audio.stream.AudioStream) -> Iterator[av.Packet]:
+        """The source's audio decoded, resampled to what the encoder takes (rate, sample format, layout) and
+        encoded."""
+        context = self.audio_out.codec_context
+        resampler = av.AudioResampler(format=context.format, layout=context.layout, rate=context.sample_rate)
         for frame in self.audio_in.decode(audio):
             frame.pts = None  # the encoder numbers samples itself; decoded timestamps may have gaps
-            yield from self.audio_out.encode(frame)
+            for resampled in resampler.resample(frame):
+                yield from self.audio_out.encode(resampled)
+        for resampled in resampler.resample(None):
+            yield from self.audio_out.encode(resampled)
         yield from self.audio_out.encode(None)
 
     def _audio_until(self, seconds: float | None) -> None:

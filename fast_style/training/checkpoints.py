@@ -5,12 +5,16 @@ written to a temporary file and renamed), an error before the checkpoint was res
 ``interrupted.ckpt`` with fresh step-0 weights that the next rerun then continued from (now that file is
 written only once training has started from the restored state), and a rerun that picked a broken file
 (now the checkpoint to continue from is chosen here, readable ones only, and checked against the run's
-settings before any work starts).
+settings before any work starts). And the project alone decides what is resumed: Lightning is handed that
+checkpoint or none (it would otherwise load the run folder's ``last.ckpt`` by itself, past these checks), loads it
+with ``weights_only=True`` whatever the environment says, and a run folder is trained in by one run at a time.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,15 +23,14 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
-from pytorch_lightning.callbacks import OnExceptionCheckpoint
 
-from fast_style.io.atomic import atomic_write
 from fast_style.errors import FastStyleError, load_failure
+from fast_style.io.atomic import atomic_write, remove_leftovers
 from fast_style.model_card import FORMAT, UPGRADABLE, ModelCard
 
 log = logging.getLogger(__name__)
 
-# Lightning's "last" looks at these two; the step_*.ckpt files are the fallback when neither is readable.
+# The run's latest progress; the step_*.ckpt files are the fallback when neither is readable.
 LATEST = ("last.ckpt", "interrupted.ckpt")
 STEP_FILE = re.compile(r"step_(\d+)\.ckpt$")
 
@@ -40,28 +43,37 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         try:
             with atomic_write(path) as tmp:
                 torch.save(checkpoint, tmp)
-        except OSError as err:
-            raise FastStyleError(f"cannot write checkpoint {path} ({err.strerror or err}); free some space "
-                                 "or fix the folder's permissions, then rerun to continue") from err
+        except (OSError, RuntimeError) as err:  # a full disk surfaces from torch.save as a RuntimeError
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err).splitlines()[0]
+            raise FastStyleError(f"cannot write checkpoint {path} ({reason}); free some space or fix the "
+                                 "folder's permissions, then rerun to continue from the last one written") from err
+
+    def load_checkpoint(self, path: Any, map_location: Any | None = None, weights_only: bool | None = None
+                        ) -> dict[str, Any]:
+        """Only plain tensors and values, even with ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` set (which turns an
+        unspecified ``weights_only`` into an unpickler that runs the file's code)."""
+        return torch.load(path, map_location=map_location or "cpu", weights_only=True)
 
 
-class ProgressCheckpoint(OnExceptionCheckpoint):
+class ProgressCheckpoint(pl.Callback):
     """Saves ``interrupted.ckpt`` when a run dies or is stopped, but only once training has started from
     the restored checkpoint: an error before that (a bad setting, an unreadable photo folder) has no
-    progress to save, and a file written then would hold fresh weights that a rerun takes for the run's."""
+    progress to save, and a file written then would hold fresh weights that a rerun takes for the run's.
+    A plain callback, not Lightning's ``OnExceptionCheckpoint``: with one of those, Lightning resumes from the
+    run folder's latest checkpoint by itself whenever it is handed none."""
 
     def __init__(self, dirpath: str | Path, filename: str = "interrupted") -> None:
-        super().__init__(dirpath=dirpath, filename=filename)
+        self.ckpt_path = str(Path(dirpath) / f"{filename}.ckpt")
         self.started = False
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.started = True
 
-    def on_exception(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         if not self.started:
             return
         try:
-            super().on_exception(trainer, *args, **kwargs)
+            trainer.save_checkpoint(self.ckpt_path)
         except FastStyleError as err:  # the disk that stopped the run may refuse this one too
             log.warning("could not save %s: %s", self.ckpt_path, err)
 
@@ -134,6 +146,52 @@ def check_continues(path: Path, saved: Mapping[str, Any], card: ModelCard) -> No
     if differences:
         raise FastStyleError(f"{path} was trained with another {'; '.join(differences)}; rerun with the "
                              "settings it was trained with, or start fresh in a new hydra.run.dir=...")
+
+
+def first_process() -> bool:
+    """Whether this is the first (or only) process of a run: Lightning's DDP launcher and torchrun give the
+    others a non-zero ``RANK``, ``LOCAL_RANK`` or ``NODE_RANK``."""
+    return all(int(os.environ.get(name, 0)) == 0 for name in ("RANK", "LOCAL_RANK", "NODE_RANK"))
+
+
+class RunLock:
+    """The run folder held by one training at a time: ``<run>/.lock`` (an ``flock``, released by the system
+    however the process ends) names the process holding it. Two runs in one folder would continue each
+    other's checkpoints and export one style's network under the other's name."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / ".lock"
+        self.file: Any = None
+
+    def __enter__(self) -> RunLock:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.file = open(self.path, "a+")
+        except OSError as err:
+            raise FastStyleError(f"hydra.run.dir={self.path.parent}: cannot write there ({err.strerror or err}); "
+                                 "choose a folder you can write to") from err
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.seek(0)
+            holder = self.file.read().strip() or "another process"
+            self.file.close()
+            raise FastStyleError(f"hydra.run.dir={self.path.parent} is in use by {holder}; wait for that training "
+                                 "to end, or give this one another hydra.run.dir=...") from None
+        self.file.truncate(0)
+        self.file.write(f"process {os.getpid()}")
+        self.file.flush()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.path.unlink(missing_ok=True)  # while still holding it: a failed start leaves the folder as it was
+        self.file.close()
+
+
+def remove_checkpoint_leftovers(checkpoints: Path) -> int:
+    """The hidden half-written checkpoints of killed runs (their writers are gone); the rest is kept."""
+    names = [p.name[1:].split(".ckpt.")[0] + ".ckpt" for p in checkpoints.glob(".*.ckpt.*.part")]
+    return remove_leftovers(checkpoints / name for name in names)
 
 
 def _vgg(info: Mapping[str, Any]) -> str:

@@ -8,6 +8,7 @@ Every setting is checked, cheapest first, before the photos are scanned and the 
 from __future__ import annotations
 
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,14 @@ from fast_style.config import build, compose_config, group_options, probe, to_di
 from fast_style.errors import FastStyleError
 from fast_style.losses.perceptual import build_loss
 from fast_style.losses.stability import StabilityLoss, stability_term
+from fast_style.io.outputs import inside, safe_name
 from fast_style.model_card import ModelCard, build_network, load_model, save_model
 from fast_style.nn.transformer import TransformerNet
 from fast_style.runtime import train_precision
 from fast_style.settings import real, whole
 from fast_style.styles import StyleInfo, check_style_list, load_style
-from fast_style.training.checkpoints import AtomicCheckpointIO, check_continues, find_resume
+from fast_style.training.checkpoints import (AtomicCheckpointIO, RunLock, check_continues, find_resume, first_process,
+                                             remove_checkpoint_leftovers)
 
 # Overrides that choose the run's styles; these and Hydra's own settings are not applied to each style.
 NOT_PER_STYLE = ("style", "styles")
@@ -133,11 +136,19 @@ def model_card(cfg: DictConfig, net: TransformerNet, styles: Styles, infos: list
 
 
 def train(cfg: DictConfig) -> Path | None:
-    """Run training; return the model file written (on rank 0) or None (other ranks)."""
+    """Run training in the run folder, held by this run alone; return the model file written (on rank 0) or
+    None (other ranks)."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    with RunLock(run_dir) if first_process() else nullcontext():
+        return train_in(cfg, run_dir)
+
+
+def train_in(cfg: DictConfig, run_dir: Path) -> Path | None:
+    """:func:`train`, once the run folder is this run's."""
     whole("trainer.max_steps", cfg.trainer.max_steps, low=1,
           hint="the number of training steps (an untrained network is not worth exporting)")
-    pl.seed_everything(whole("seed", cfg.seed), workers=True)  # before the network's initial weights
+    # seed_everything takes what NumPy's generator takes
+    pl.seed_everything(whole("seed", cfg.seed, 0, 2**32 - 1), workers=True)  # before the network's initial weights
     precision = train_precision(cfg.trainer.precision, cfg.trainer.accelerator)
     callbacks = [build(f"callbacks.{name}", callback) for name, callback in cfg.callbacks.items()
                  if callback is not None]
@@ -151,6 +162,8 @@ def train(cfg: DictConfig) -> Path | None:
     optimizer = build("optim", cfg.optim)
     probe(optimizer, transformer, "optim", cfg.optim)
     checkpoints = next((Path(c.dirpath) for c in callbacks if isinstance(c, ModelCheckpoint)), run_dir / "checkpoints")
+    if first_process():
+        remove_checkpoint_leftovers(checkpoints)  # hidden half-written checkpoints of killed runs
     ckpt_path, saved = find_resume(checkpoints, cfg.resume)
     datamodule = build("data", cfg.data)
     datamodule.setup("fit")
@@ -174,8 +187,8 @@ def train(cfg: DictConfig) -> Path | None:
     if not trainer.is_global_zero:
         return None
     card.train["steps"] = trainer.global_step
-    name = card.styles[0].name if styles.names is None else f"multistyle_{transformer.num_styles}"
-    return save_model(run_dir / "export" / f"{name}.pt", module.transformer, card)
+    name = safe_name(card.styles[0].name) if styles.names is None else f"multistyle_{transformer.num_styles}"
+    return save_model(inside(run_dir / "export", f"{name}.pt"), module.transformer, card)
 
 
 @rank_zero_only  # DDP: one line per run, not one per process

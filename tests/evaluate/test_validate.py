@@ -79,7 +79,8 @@ def test_validate_script_contract(exported_model: Path, photos: Path, tmp_path: 
     out = tmp_path / "val"
     result = run_script("validate.py", f"model={exported_model}", f"input={photos}", f"output={out}",
                         "optim.steps=4", "image_size=48")
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 1, result.stderr[-3000:]  # as infer.py: 1 when a photo was skipped
+    assert f"skipped {photos / 'broken.jpg'}: cannot be decoded" in result.stderr
     report = json.loads((out / "report.json").read_text())
     first, second = find_images(COCO)[:2]
     assert [r["image"] for r in report["images"]] == [first.name, f"sub/{second.name}"]
@@ -190,3 +191,21 @@ def test_bad_settings_are_refused_before_any_work(exported_model: Path, tmp_path
     with pytest.raises(FastStyleError, match=message):
         validate(exported_model, inputs, tmp_path / "val", image_size=image_size, steps=steps, lr=lr)
     assert not (tmp_path / "val").exists()
+
+
+def test_photos_skipped_after_the_last_one_read_and_bombs_are_reported(exported_model: Path, photos: Path,
+                                                                       tmp_path: Path) -> None:
+    """The same input rules as infer.py: an unreadable photo that sorts last is still listed, and a photo over
+    max_pixels is skipped as a possible decompression bomb, not decoded."""
+    (photos / "broken.jpg").rename(photos / "zz_broken.jpg")
+    first = find_images(COCO)[0]
+    with Image.open(first) as image:
+        pixels = image.width * image.height
+    out = tmp_path / "val"
+    result = run_script("validate.py", f"model={exported_model}", f"input={photos}", f"output={out}",
+                        "optim.steps=1", "image_size=32", f"max_pixels={pixels - 1}")
+    assert result.returncode == 1, result.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["skipped"] == [first.name, "zz_broken.jpg"] and len(report["images"]) == 1
+    assert "refused as a possible decompression bomb" in result.stderr
+    assert "zz_broken.jpg: cannot be decoded" in result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import os
 import pickle
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -378,7 +379,11 @@ def test_rerun_removes_half_written_files_of_a_killed_run(tmp_path: Path) -> Non
     photo(16, 16).save(tmp_path / "in" / "sub" / "p.png")
     out = tmp_path / "out" / "sub"
     out.mkdir(parents=True)
-    (out / ".p.png.k3j_x9a.part").write_bytes(b"half an image")  # what atomic_write leaves when killed
+    dead = subprocess.Popen(["true"])  # a process that has ended: its pid names no running writer
+    dead.wait()
+    (out / f".p.png.{dead.pid}.k3j_x9a.part").write_bytes(b"half an image")  # what a killed atomic_write leaves
+    (out / ".p.png.q8z_0ab.part").write_bytes(b"half an image")  # the same from fast_style 0.2 (no pid)
+    (out / f".p.png.{os.getpid()}.u7w_1cd.part").write_bytes(b"being written")  # another run, still writing
     (out / ".keep.png.abc.part").write_bytes(b"not ours to delete")  # no job writes keep.png
     plan_jobs(tmp_path / "in", tmp_path / "out")
-    assert sorted(p.name for p in out.iterdir()) == [".keep.png.abc.part"]
+    assert sorted(p.name for p in out.iterdir()) == [".keep.png.abc.part", f".p.png.{os.getpid()}.u7w_1cd.part"]

@@ -141,3 +141,20 @@ def test_interrupted_checkpoint_only_once_training_has_started(tmp_path: Path, f
     assert (tmp_path / "interrupted.ckpt").exists() == saved
     if saved:
         assert torch.load(tmp_path / "interrupted.ckpt", weights_only=True)["global_step"] == 1
+
+
+def test_a_full_disk_while_writing_a_checkpoint_is_one_error_and_keeps_the_last_good_one(tmp_path: Path,
+                                                                                        monkeypatch) -> None:
+    """torch.save reports a full disk as a RuntimeError ("PytorchStreamWriter failed writing file")."""
+    path = tmp_path / "last.ckpt"
+    io = AtomicCheckpointIO()
+    io.save_checkpoint({"global_step": 1}, path)
+
+    def disk_full(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . PytorchStreamWriter failed writing file")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(FastStyleError, match=r"^cannot write checkpoint .*last\.ckpt \(.*failed writing file\); free"):
+        io.save_checkpoint({"global_step": 2}, path)
+    monkeypatch.undo()
+    assert io.load_checkpoint(path)["global_step"] == 1 and sorted(p.name for p in tmp_path.iterdir()) == ["last.ckpt"]
