@@ -24,6 +24,8 @@ def infer(cfg: DictConfig) -> int:
     """Run the whole folder; return the exit status."""
     videos, videos_kept = plan_videos(cfg.input, cfg.output, cfg.overwrite)
     video_settings = VideoSettings(**cfg.video)
+    for suffix in {job.target.suffix.lower() for job in videos}:
+        video_settings.check(suffix)
     source, jobs, existing = Path(str(cfg.input)).expanduser(), [], 0
     if not (source.is_file() and is_video(source)):  # a folder may hold photos beside its films
         jobs, existing = plan_jobs(cfg.input, cfg.output, cfg.format, cfg.overwrite, required=not (videos or videos_kept))

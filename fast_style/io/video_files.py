@@ -9,6 +9,7 @@ A file that stops before its header says it ends is reported as truncated, not p
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -77,6 +78,21 @@ class VideoSettings:
             raise FastStyleError(f"video.codec={self.codec}: an FFmpeg {codec.type} encoder, not a video one; use "
                                  "auto, libx264, libx265, libvpx-vp9 or mpeg4")
         return codec.name
+
+    def check(self, suffix: str) -> None:
+        """Open the encoder for ``suffix`` once on a blank frame, so that options it refuses (a preset it does
+        not know, a pixel format it cannot write) are one setting error before any film is stylised; a failure
+        later is the film's own, and only that film is skipped."""
+        encoder = self.encoder(suffix)
+        try:
+            with av.open(io.BytesIO(), mode="w", format=CONTAINERS[suffix.lower()]) as out:
+                stream = out.add_stream(encoder, rate=24, options=self.options(encoder))
+                stream.width, stream.height, stream.pix_fmt = 64, 64, self.pix_fmt
+                out.mux(stream.encode(av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")))
+                out.mux(stream.encode(None))
+        except (av.error.FFmpegError, ValueError) as err:
+            raise FastStyleError(f"video.*: the {encoder} encoder refuses these settings for {suffix} files ({err}); "
+                                 "check video.codec, video.preset, video.crf and video.pix_fmt") from None
 
     def options(self, encoder: str) -> dict[str, str]:
         """Encoder options for the quality setting: CRF (x264/x265/VP9) or a matching fixed quantiser."""

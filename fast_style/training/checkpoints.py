@@ -149,9 +149,9 @@ def check_continues(path: Path, saved: Mapping[str, Any], card: ModelCard) -> No
 
 
 def first_process() -> bool:
-    """Whether this is the first (or only) process of a run: Lightning's DDP launcher and torchrun give the
-    others a non-zero ``RANK``, ``LOCAL_RANK`` or ``NODE_RANK``."""
-    return all(int(os.environ.get(name, 0)) == 0 for name in ("RANK", "LOCAL_RANK", "NODE_RANK"))
+    """Whether this is the first (or only) process of a run: Lightning's DDP launcher, torchrun and SLURM give
+    the others a non-zero ``RANK``, ``LOCAL_RANK``, ``NODE_RANK`` or ``SLURM_PROCID``."""
+    return all(int(os.environ.get(name, 0)) == 0 for name in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"))
 
 
 class RunLock:

@@ -100,7 +100,7 @@ def test_optimize_script_bad_input(tmp_path: Path, assets: Path, override: str, 
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
-    (["output={photo}"], r"output=.*\.jpg is the content photo itself and would overwrite it"),
+    (["output={photo}"], r"output=.*\.jpg would overwrite or mix with the input .*\.jpg; choose an output outside"),
     (["image_size=0"], r"^image_size=0: use a whole number from 1"),
     (["log_every=0"], r"^log_every=0: use a whole number from 1"),
     (["optim.lr=-1"], r"^optim\.lr=-1: use a number above 0 \(or null\)"),

@@ -133,6 +133,16 @@ def test_options_the_encoder_refuses_are_named_and_leave_no_file(tmp_path: Path,
         assert list((tmp_path / "out").iterdir()) == []
 
 
+def test_a_preset_the_encoder_refuses_is_one_setting_error_before_any_film(tmp_path: Path, styled_model: Path) -> None:
+    clip = make_clip(tmp_path / "film.mp4", frames=4, audio=None)
+    result = run_script("infer.py", f"model={styled_model}", f"input={clip}", f"output={tmp_path / 'o.mp4'}",
+                        "video.preset=bogus")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: video.*: the libx264 encoder refuses these "
+                                                            "settings for .mp4 files")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["film.mp4"]
+
+
 def test_bad_video_setting_exits_2_and_writes_nothing(tmp_path: Path, styled_model: Path) -> None:
     clip = make_clip(tmp_path / "film.mp4", frames=4, audio=None)
     result = run_script("infer.py", f"model={styled_model}", f"input={clip}", f"output={tmp_path / 'o.mp4'}",
