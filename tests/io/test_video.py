@@ -151,3 +151,29 @@ def test_bad_video_setting_exits_2_and_writes_nothing(tmp_path: Path, styled_mod
     assert result.stderr.strip() == "error: video.crf=-1: use a whole number from 0 to 63; constant-rate quality: " \
         "18 visually lossless, 23 x264's default"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["film.mp4"]
+
+
+def test_a_full_disk_when_a_film_is_finished_skips_that_film_only(tmp_path: Path, stylizer: Stylizer,
+                                                                  monkeypatch) -> None:
+    """The encoder's last packets and the container's index are written at close: a full disk there is the
+    film's own failure (named, skipped, nothing left under its name); the next film goes on."""
+    import errno
+
+    from fast_style.io import video_files
+
+    first, second = (make_clip(tmp_path / name, frames=4, audio=None) for name in ("a.mp4", "b.mp4"))
+    close = video_files.VideoWriter.close
+    calls = []
+
+    def full_once(writer) -> None:
+        calls.append(writer)
+        if len(calls) == 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        close(writer)
+
+    monkeypatch.setattr(video_files.VideoWriter, "close", full_once)
+    out = tmp_path / "out"
+    jobs = [Job(first, out / "a.mp4"), Job(second, out / "b.mp4")]
+    summary = stylize_videos(stylizer, jobs, VideoSettings(), progress=False)
+    assert (summary.videos, summary.skipped) == (1, 1)
+    assert sorted(p.name for p in out.iterdir()) == ["b.mp4"]
