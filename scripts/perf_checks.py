@@ -3,8 +3,8 @@
 ``python scripts/perf_checks.py [--assets DIR] [--weights FILE]`` prints one line per check. Unlike
 ``scripts/benchmark.py`` (whole training steps and inference passes, ours against the textbook baseline) these
 time single pieces in one process, to show *why* a setting was chosen: bfloat16 convolutions, the loss's VGG
-in bfloat16, the inference path's layout and autocast, and ``torch.compile``. Times are medians of a few
-calls after two warm-up calls; nothing here is asserted.
+in bfloat16, the inference path's layout and autocast, and ``torch.compile``. Times are means of a few
+calls after warm-up calls (``torch.utils.benchmark.Timer``); nothing here is asserted.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import copy
 import os
-import statistics
 import time
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from torch.utils import benchmark
 
 from bench.measure import styled_transformer
 from fast_style.config import compose_config, group_config, to_dict
@@ -36,15 +36,8 @@ def config(group: str, name: str) -> dict:
 
 
 def seconds(call: Callable[[], object], repeat: int = 3) -> float:
-    """Median wall time of ``call`` after two untimed calls."""
-    call()
-    call()
-    times = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
+    """Mean wall time of ``repeat`` calls after ``torch.utils.benchmark``'s own warm-up calls."""
+    return benchmark.Timer(stmt="call()", globals={"call": call}).timeit(repeat).median
 
 
 def conv_gradients() -> None:
