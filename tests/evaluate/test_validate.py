@@ -193,6 +193,7 @@ def test_bad_settings_are_refused_before_any_work(exported_model: Path, tmp_path
     assert not (tmp_path / "val").exists()
 
 
+@pytest.mark.slow
 def test_photos_skipped_after_the_last_one_read_and_bombs_are_reported(exported_model: Path, photos: Path,
                                                                        tmp_path: Path) -> None:
     """The same input rules as infer.py: an unreadable photo that sorts last is still listed, and a photo over

@@ -153,6 +153,7 @@ def test_bad_video_setting_exits_2_and_writes_nothing(tmp_path: Path, styled_mod
     assert sorted(p.name for p in tmp_path.iterdir()) == ["film.mp4"]
 
 
+@pytest.mark.slow
 def test_a_full_disk_when_a_film_is_finished_skips_that_film_only(tmp_path: Path, stylizer: Stylizer,
                                                                   monkeypatch) -> None:
     """The encoder's last packets and the container's index are written at close: a full disk there is the
