@@ -214,8 +214,7 @@ def check_command_line(config_dir: str, config_name: str, args: Sequence[str]) -
         raise FastStyleError(_unknown_setting(err, config_dir, config_name, overrides)) from None
     for arg, override in zip(args, overrides):
         key = override.key_or_group
-        if override.is_add() and "." not in key and key not in ADDABLE_UNDER or (
-                override.is_add() and not _read_by_someone(cfg, key)):
+        if override.is_add() and not _read_by_someone(cfg, key):
             raise FastStyleError(f"{arg}: nothing reads {key}{_closest(cfg, key)}; leave it out")
     _check_run_dir(config_dir, config_name, args)
 
