@@ -21,7 +21,7 @@ from fast_style.inference.standalone import (MIN_SIDE, STANDALONE_FORMATS, OnnxM
 from fast_style.io.atomic import atomic_write
 from fast_style.io.outputs import check_output
 from fast_style.model_card import load_model
-from fast_style.settings import one_of, whole
+from fast_style.settings import flag, one_of, whole
 
 SUFFIXES = {"torchscript": ".torchscript.pt", "onnx": ".onnx"}
 TOLERANCE = 1e-3  # outputs are in [0, 1]; float32 round-off is ~1e-6
@@ -29,7 +29,9 @@ TOLERANCE = 1e-3  # outputs are in [0, 1]; float32 round-off is ~1e-6
 
 def export(cfg: DictConfig) -> tuple[Path, float]:
     """Export, reload and compare; returns (file, max abs difference)."""
-    fmt = one_of("format", str(cfg.format).lower(), STANDALONE_FORMATS)
+    fmt = one_of("format", str(cfg.format).lower(), (*STANDALONE_FORMATS, "web"))
+    if not cfg.model:
+        raise FastStyleError("model=PATH is required: an exported .pt or a training .ckpt")
     check_size = cfg.check_size
     if not isinstance(check_size, Sequence) or len(check_size) != 2:
         raise FastStyleError(f"check_size={check_size}: give [height, width], e.g. [96, 128]")
@@ -55,8 +57,23 @@ def export(cfg: DictConfig) -> tuple[Path, float]:
     return output, difference
 
 
+def web(cfg: DictConfig) -> Path:
+    """``format=web``: the static site of ``models`` (or ``model``) in the folder ``output``."""
+    from fast_style.web.site import export_site
+
+    models = list(cfg.models) if cfg.models is not None else [cfg.model] if cfg.model else []
+    if not cfg.output:
+        raise FastStyleError("output=DIR is required with format=web: the folder the site is written to")
+    return export_site(models, cfg.output, cfg.web.runtime, flag("overwrite", cfg.overwrite), cfg.assets_dir,
+                       whole("web.max_side", cfg.web.max_side, 8, 8192))
+
+
 @command(MODEL_SCRIPTS_DIR, "export")
 def main(cfg: DictConfig) -> None:
+    if str(cfg.format).lower() == "web":
+        site = run_or_exit(web, cfg)
+        print(f"site: {site} (open it with python scripts/serve.py site={site})")
+        return
     path, difference = run_or_exit(export, cfg)
     height, width = cfg.check_size
     print(f"exported: {path}")

@@ -25,7 +25,7 @@ from fast_style.styles import StyleInfo
 from fast_style.nn.transformer import TransformerNet
 
 META_KEY = "fast_style"
-STANDALONE_FORMATS = ("torchscript", "onnx")
+STANDALONE_FORMATS = ("torchscript", "onnx")  # and format=web: a site of them (fast_style.web)
 # torch.jit is deprecated in favour of torch.export, but TorchScript files are what many C++/mobile
 # runtimes load; the warnings say nothing the user can act on.
 JIT_DEPRECATED = r".*torch\.jit\.\w+` is deprecated"
