@@ -75,7 +75,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     own; the dependencies are this environment's."""
     source, target = tmp_path_factory.mktemp("source"), tmp_path_factory.mktemp("site")
     shutil.copytree(REPO, source, dirs_exist_ok=True, symlinks=True,
-                    ignore=shutil.ignore_patterns(".venv", ".git", "outputs", "tests", "*.egg-info", "build"))
+                    ignore=shutil.ignore_patterns(".venv", ".git", "outputs", "tests", "*.egg-info", "build", "node_modules"))
     result = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
                              "--target", str(target), str(source)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
