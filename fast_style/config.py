@@ -206,8 +206,9 @@ def check_command_line(config_dir: str, config_name: str, args: Sequence[str]) -
         print(f"warning: {key} is given {keys.count(key)} times; the last one counts: {last}", file=sys.stderr)
     for arg, override in zip(args, overrides):
         _refuse_repeated_keys(arg, override.key_or_group)
-    try:
-        cfg = compose_config(config_name, args, config_dir)
+    try:  # composed once, with Hydra's own node, for every check below
+        with _hydra_on_configs(config_dir):
+            cfg = compose(config_name=config_name, overrides=list(args), return_hydra_config=True)
     except MissingConfigException as err:
         raise FastStyleError(_missing_option(err, overrides)) from None
     except ConfigCompositionException as err:
@@ -216,7 +217,7 @@ def check_command_line(config_dir: str, config_name: str, args: Sequence[str]) -
         key = override.key_or_group
         if override.is_add() and not _read_by_someone(cfg, key):
             raise FastStyleError(f"{arg}: nothing reads {key}{_closest(cfg, key)}; leave it out")
-    _check_run_dir(config_dir, config_name, args)
+    _check_run_dir(str(cfg.hydra.run.dir))
 
 
 def _refuse_repeated_keys(arg: str, key: str) -> None:
@@ -298,12 +299,10 @@ def _unknown_setting(err: Exception, config_dir: str, config_name: str, override
     return f"{bad.input_line}: no such setting{_closest(cfg, bad.key_or_group)}"
 
 
-def _check_run_dir(config_dir: str, config_name: str, args: Sequence[str]) -> None:
+def _check_run_dir(run_dir: str) -> None:
     """A run folder (``hydra.run.dir``) that is an existing file, or lies where nothing can be written."""
-    with _hydra_on_configs(config_dir):
-        run_dir = compose(config_name=config_name, overrides=list(args), return_hydra_config=True).hydra.run.dir
-    path = Path(str(run_dir)).expanduser()
-    if str(run_dir) in (".", ""):
+    path = Path(run_dir).expanduser()
+    if run_dir in (".", ""):
         return
     if path.exists() and not path.is_dir():
         raise FastStyleError(f"hydra.run.dir={run_dir} is an existing file; give a folder for the run")

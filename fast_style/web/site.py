@@ -94,6 +94,8 @@ def export_site(models: Sequence[str | Path], output: str | Path, runtime: str |
                                  "empty or new folder")
         if not overwrite:
             raise FastStyleError(f"output={output} holds an earlier site; give overwrite=true to replace it")
+    import onnx
+
     dist = find_runtime("web.runtime", runtime)
     loaded = [(Path(path), *load_model(path, "models")) for path in models]
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -110,8 +112,6 @@ def export_site(models: Sequence[str | Path], output: str | Path, runtime: str |
                 export_onnx(net, card, file)
             except Exception as err:  # noqa: BLE001 - the exporter raises many types
                 raise FastStyleError(f"models: {path} cannot be exported to ONNX ({str(err).splitlines()[0]})") from err
-            import onnx
-
             onnx.save(halve_weights(onnx.load(str(file))), str(file))
             styles = []
             for style in card.styles:
