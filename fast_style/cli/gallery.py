@@ -16,6 +16,7 @@ from omegaconf import DictConfig, ListConfig
 from fast_style.config import MODEL_SCRIPTS_DIR, command, run_or_exit
 from fast_style.errors import FastStyleError
 from fast_style.evaluate.gallery import gallery
+from fast_style.evaluate.style_distance import judge_for
 from fast_style.inference.stylizer import Stylizer
 from fast_style.io.images import require_images, save_image
 from fast_style.io.outputs import check_output
@@ -46,6 +47,7 @@ def run(cfg: DictConfig) -> int:
     max_size = whole("max_size", cfg.max_size, 16, optional=True)
     quality = whole("quality", cfg.quality, 1, 100)
     max_pixels = whole("max_pixels", cfg.max_pixels, 1, optional=True, hint="null turns the decompression-bomb check off")
+    judge, _ = judge_for(cfg.style_distance)
     photos = require_images("input", cfg.input)
     device = choose_device(str(cfg.device))
     precision = choose_precision(str(cfg.precision), device)
@@ -63,7 +65,7 @@ def run(cfg: DictConfig) -> int:
                      for t in torch.linspace(0, 1, steps).tolist()]
     if cfg.blend is not None and not blend:
         raise FastStyleError(f"blend={cfg.blend}: blends need a multi-style model among models")
-    sheet, skipped = gallery(networks, photos, tile, max_size, cfg.assets_dir, blend, max_pixels)
+    sheet, skipped = gallery(networks, photos, tile, max_size, cfg.assets_dir, blend, max_pixels, judge)
     for path, reason in skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     save_image(sheet, output, quality)

@@ -23,7 +23,8 @@ def run(cfg: DictConfig) -> dict:
         if not cfg[key]:
             raise FastStyleError(f"{key}=PATH is required: {what}")
     return validate(cfg.model, cfg.input, cfg.output, cfg.image_size, cfg.optim.steps, cfg.optim.lr,
-                    choose_device(cfg.device), cfg.assets_dir, cfg.style_image, cfg.style, cfg.max_pixels)
+                    choose_device(cfg.device), cfg.assets_dir, cfg.style_image, cfg.style, cfg.max_pixels,
+                    cfg.style_distance)
 
 
 @command(MODEL_SCRIPTS_DIR, "validate")

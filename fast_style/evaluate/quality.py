@@ -39,10 +39,10 @@ def fit_height(image: torch.Tensor, height: int) -> torch.Tensor:
 
 
 def contact_sheet(rows: Sequence[Sequence[torch.Tensor]], height: int = 192, labels: Sequence[str] = (),
-                  pad: int = 4) -> Image.Image:
+                  pad: int = 4, captions: Sequence[Sequence[str]] = ()) -> Image.Image:
     """A white sheet of tiles: one row per entry of ``rows``, each ``[1, 3, H, W]`` tile scaled to
-    ``height`` (aspect kept) and placed left to right, with optional column labels over the first row.
-    Photos of any size and shape fit."""
+    ``height`` (aspect kept) and placed left to right, with optional column labels over the first row and
+    ``captions[row][column]`` in a white box at a tile's bottom-left corner. Photos of any size and shape fit."""
     scaled = [[tensor_to_pil(fit_height(tile, height)[0]) for tile in row] for row in rows]
     caption = 4 + 11 * max((label.count("\n") + 1 for label in labels), default=0)
     width = max((sum(t.width + pad for t in row) + pad for row in scaled), default=pad)
@@ -54,5 +54,9 @@ def contact_sheet(rows: Sequence[Sequence[torch.Tensor]], height: int = 192, lab
             sheet.paste(tile, (x, y))
             if r == 0 and c < len(labels):
                 draw.text((x, 2), labels[c], fill="black")
+            if r < len(captions) and c < len(captions[r]) and captions[r][c]:
+                box = draw.textbbox((x + 3, y + height - 14), captions[r][c])
+                draw.rectangle((box[0] - 2, box[1] - 2, box[2] + 2, box[3] + 2), fill="white")
+                draw.text((x + 3, y + height - 14), captions[r][c], fill="black")
             x += tile.width + pad
     return sheet

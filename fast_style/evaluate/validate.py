@@ -32,11 +32,15 @@ from fast_style.model_card import ModelCard, load_model
 from fast_style.optimization import Iterate, check_settings, optimize
 from fast_style.io.outputs import check_output, inside, safe_name
 from fast_style.evaluate.quality import blown_out_share, contact_sheet, crushed_share, fit_height
+from fast_style.evaluate.style_distance import StyleJudge, judge_for
+from fast_style.io.images import load_image
+from fast_style.styles import find_style_image
 from fast_style.settings import whole
 
 log = logging.getLogger(__name__)
 
 SHEET_HEIGHT = 160   # rows of the contact sheet, in pixels
+DISTANCES = ("photo", "network", "optimisation")   # the images whose style distance to the painting is reported
 
 
 def iterations_to_match(curve: Sequence[float], target: float) -> int | None:
@@ -128,11 +132,22 @@ def summarize(images: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "optimisation_seconds": _median([r["optimisation_seconds"] for r in images]),
         "optimisation_seconds_to_match": _median([r["optimisation_seconds_to_match"] for r in images]),
         "speedup_at_match": _median(speedups),
+        **{f"style_distance_{what}": _median([r["style_distance"][what] for r in images])
+           for what in DISTANCES if all("style_distance" in r for r in images)},
     }
 
 
 def _fmt(value: float | None, spec: str = ".4g") -> str:
     return "not reached" if value is None else format(value, spec)
+
+
+def distance_line(summary: Mapping[str, Any], judge: str | None) -> str:
+    """The report's line on the independent style distance (or why it was not measured)."""
+    if "style_distance_network" not in summary:
+        return f"- style distance not measured: {judge or 'style_distance=false'}"
+    return ("- median style distance to the painting (Magenta's style embedding, an independent judge; lower is "
+            f"closer): photo {summary['style_distance_photo']:.2f}, network {summary['style_distance_network']:.2f}, "
+            f"L-BFGS at the end {summary['style_distance_optimisation']:.2f}")
 
 
 def report_markdown(report: Mapping[str, Any]) -> str:
@@ -155,17 +170,19 @@ def report_markdown(report: Mapping[str, Any]) -> str:
         f"{_fmt(s['optimisation_seconds'], '.3f')} s",
         f"- median speed-up of the network over L-BFGS to match (images matched after 1+ iterations): "
         f"{'n/a' if s['speedup_at_match'] is None else format(s['speedup_at_match'], '.0f') + 'x'}",
+        distance_line(s, report.get("style_distance")),
         "",
         "| image | size | network loss | content | style | blown out | crushed | iterations to match | network s "
-        "| L-BFGS s to match | final L-BFGS loss |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| L-BFGS s to match | final L-BFGS loss | style distance: photo, network, L-BFGS |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in report["images"]:
+        distances = " / ".join(f"{r['style_distance'][w]:.2f}" for w in DISTANCES) if "style_distance" in r else "-"
         lines.append(f"| {r['image']} | {r['width']}x{r['height']} | {r['network_loss']:.4g} | "
                      f"{r['network_content']:.4g} | {r['network_style']:.4g} | {r['blown_out']:.2%} | "
                      f"{r['crushed']:.2%} | {_fmt(r['lbfgs_iterations_to_match'], 'g')} | "
                      f"{r['network_seconds']:.4f} | {_fmt(r['optimisation_seconds_to_match'], '.3f')} | "
-                     f"{r['optimisation_losses'][-1]:.4g} |")
+                     f"{r['optimisation_losses'][-1]:.4g} | {distances} |")
     if report["skipped"]:
         lines += ["", "Skipped (unreadable or too small): " + ", ".join(report["skipped"])]
     lines += ["", "Blown out: luminance >= 0.95 in the output but not in the photo; crushed: <= 0.05 in the output "
@@ -180,13 +197,16 @@ def validate(model: str | Path, inputs: str | Path, output: str | Path, image_si
              steps: int = 200,
              lr: float | None = None, device: torch.device | str = "cpu", assets_dir: str | Path | None = None,
              style_image: str | None = None, style: str | None = None,
-             max_pixels: int | None = DEFAULT_MAX_PIXELS) -> dict[str, Any]:
+             max_pixels: int | None = DEFAULT_MAX_PIXELS, style_distance: object = "auto") -> dict[str, Any]:
     """Compare the network in ``model`` with L-BFGS on every photo in ``inputs``; write the report to
     ``output`` (report.json and report.md, rewritten after each photo, side_by_side/*.png and
     contact_sheet.png). ``image_size``: the long side photos are shrunk to; None keeps their own size.
 
     A multi-style model is validated style by style (or only ``style``), each on its own loss, into
-    ``output/<style>/``, with ``report.json`` and ``report.md`` in ``output`` comparing the styles' medians."""
+    ``output/<style>/``, with ``report.json`` and ``report.md`` in ``output`` comparing the styles' medians.
+
+    ``style_distance``: auto, true or false: measure each image's distance to the painting with the independent
+    judge (:mod:`fast_style.evaluate.style_distance`); auto does where it is installed."""
     whole("image_size", image_size, 16, optional=True,
           hint="VGG pools the image 3 times or more; null evaluates each photo at its own size")
     check_settings("lbfgs", "content", steps, (1.0,), lr)
@@ -198,8 +218,9 @@ def validate(model: str | Path, inputs: str | Path, output: str | Path, image_si
     files = require_images("input", inputs)
     root = Path(inputs) if Path(inputs).is_dir() else Path(inputs).parent
     whole("max_pixels", max_pixels, 1, optional=True, hint="null turns the decompression-bomb check off")
+    judge, no_judge = judge_for(style_distance)
     settings = {"image_size": image_size, "steps": steps, "lr": lr, "device": device, "assets_dir": assets_dir,
-                "style_image": style_image, "max_pixels": max_pixels}
+                "style_image": style_image, "max_pixels": max_pixels, "judge": judge, "no_judge": no_judge}
     names = card.names
     if len(names) == 1:
         card.select(style, str(model))  # refuses style= for a single-style model
@@ -227,12 +248,15 @@ def styles_markdown(report: Mapping[str, Any]) -> str:
     lines = [f"# Validation of `{report['model']}`, style by style", "",
              f"Each style on its own loss, L-BFGS for {report['steps']} iterations on {report['device']}; "
              "details in `<style>/report.md`.", "",
-             "| style | images | network loss | content | style | L-BFGS iterations to match | blown out |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+             "| style | images | network loss | content | style | L-BFGS iterations to match | blown out "
+             "| style distance: photo, network, L-BFGS |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, s in report["styles"].items():
+        distances = " / ".join(f"{s[f'style_distance_{w}']:.2f}" for w in DISTANCES) \
+            if "style_distance_network" in s else "-"
         lines.append(f"| {name} | {s['images']} | {_fmt(s['network_loss'])} | {_fmt(s['network_content'])} | "
                      f"{_fmt(s['network_style'])} | {_fmt(s['lbfgs_iterations_to_match'], 'g')} | "
-                     f"{s['blown_out']:.2%} |")
+                     f"{s['blown_out']:.2%} | {distances} |")
     return "\n".join(lines) + "\n"
 
 
@@ -245,17 +269,20 @@ def _write_reports(output: Path, report: Mapping[str, Any], markdown: str) -> No
 
 def validate_network(transformer: nn.Module, card: ModelCard, model: str, files: Sequence[Path], root: Path,
                      output: Path, image_size: int | None, steps: int, lr: float | None, device: torch.device,
-                     assets_dir: str | Path | None, style_image: str | None, max_pixels: int | None
-                     ) -> dict[str, Any]:
+                     assets_dir: str | Path | None, style_image: str | None, max_pixels: int | None,
+                     judge: StyleJudge | None = None, no_judge: str = "style_distance=false") -> dict[str, Any]:
     """:func:`validate` for one single-style network with its card; photos that cannot be read (as ``infer.py``
-    reads them) are named on stderr and listed as skipped."""
+    reads them) are named on stderr and listed as skipped. With a ``judge``, each photo, the network's output
+    and L-BFGS's result get their style distance to the painting."""
     criterion = loss_for_model(card, assets_dir, style_image).to(device)
+    painting = judge.embed(load_image(find_style_image(card.style, assets_dir, style_image))) if judge else None
     transformer.to(device)
     output.mkdir(parents=True, exist_ok=True)
     style = {k: v for k, v in asdict(card.style).items() if k not in ("loss", "weights")}
     report: dict[str, Any] = {"model": model, "style": style, "loss": card.style.loss,
                               "image_size": image_size, "steps": steps, "device": str(device),
-                              "summary": {}, "images": [], "skipped": []}
+                              "style_distance": no_judge if judge is None else "", "summary": {}, "images": [],
+                              "skipped": []}
     sheet_rows: list[list[torch.Tensor]] = []
     for path in files:
         name = path.relative_to(root).as_posix()
@@ -271,6 +298,9 @@ def validate_network(transformer: nn.Module, card: ModelCard, model: str, files:
         record, panels, labels = compare(transformer, criterion, photo, steps, lr)
         record = {"image": name, **record,
                   "side_by_side": f"side_by_side/{Path(name).with_suffix('.png').as_posix()}"}
+        if judge is not None:
+            record["style_distance"] = {what: judge.distance(panels[i], painting)
+                                        for what, i in zip(DISTANCES, (0, 1, 3))}
         save_image(contact_sheet([panels], height=photo.shape[-2], labels=labels), output / record["side_by_side"])
         sheet_rows.append([fit_height(panels[i], SHEET_HEIGHT).cpu() for i in (0, 1, 3)])
         save_image(contact_sheet(sheet_rows, SHEET_HEIGHT, ["photo", "network", f"L-BFGS it {steps}"]),

@@ -53,6 +53,22 @@ def test_grid_has_a_tile_per_painting_photo_and_output(exported_model: Path, sty
     assert (tiles[caption + pad:caption + pad + 24, pad:pad + 32] == 255).all()
 
 
+def test_the_judge_captions_each_stylised_tile(exported_model: Path, photos: Path, assets: Path) -> None:
+    judge = pytest.importorskip("fast_style.evaluate.style_distance").judge_for("auto")[0]
+    if judge is None:
+        pytest.skip("the style judge is not installed (pip install 'fast_style[judge]')")
+    networks = [(load_model(exported_model)[1].style, Stylizer(load_model(exported_model)[0], CPU))]
+    files = find_images(photos)
+    plain, _ = gallery(networks, files, tile=(64, 96), max_size=64, assets_dir=assets)
+    captioned, _ = gallery(networks, files, tile=(64, 96), max_size=64, assets_dir=assets, judge=judge)
+    tiles = [torch.tensor(list(s.getdata()), dtype=torch.float32).view(s.height, s.width, 3) for s in (plain, captioned)]
+    changed = (tiles[0] - tiles[1]).abs().sum(-1) > 0
+    pad, caption = 4, 15
+    stylised = slice(pad + 100, pad + 100 + 96)                    # the network's column
+    assert changed[:, stylised].any() and not changed[:, :pad + 96].any()   # captions on its tiles only
+    assert not changed[:caption + pad + 64].any()                 # not on the painting row
+
+
 def test_gallery_script_writes_the_grid_and_names_what_it_skipped(exported_model: Path, photos: Path,
                                                                   tmp_path: Path) -> None:
     out = tmp_path / "docs" / "gallery.jpg"

@@ -99,6 +99,12 @@ def test_validate_script_contract(exported_model: Path, photos: Path, tmp_path: 
     assert summary["images"] == 2
     assert summary["network_loss"] == pytest.approx(sum(r["network_loss"] for r in report["images"]) / 2)
     assert "median L-BFGS iterations" in (out / "report.md").read_text()
+    for r in report["images"]:  # the independent judge: the photo, the network's output and L-BFGS's result
+        assert set(r["style_distance"]) == {"photo", "network", "optimisation"}
+        assert all(d > 0 for d in r["style_distance"].values())
+    assert summary["style_distance_network"] == pytest.approx(
+        sum(r["style_distance"]["network"] for r in report["images"]) / 2)
+    assert "median style distance to the painting" in (out / "report.md").read_text()
     assert sorted(p.name for p in out.iterdir()) == ["contact_sheet.png", "report.json", "report.md", "side_by_side"]
 
 
