@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from fast_style import zoo
 from fast_style.errors import FastStyleError, load_failure
 from fast_style.io.atomic import atomic_write
 from fast_style.nn.transformer import TransformerNet
@@ -35,7 +36,8 @@ REFUSED = ("fast_style/1",)
 class ModelCard:
     """What a model file holds besides the weights: ``network`` (channels, num_res_blocks, num_styles), the
     ``styles`` in the order of the network's style rows, the ``vgg`` (arch, source, file, sha256) the losses
-    were measured with, ``data`` (training crop size) and ``train`` (steps, the command, init, stability)."""
+    were measured with, ``data`` (training crop size), ``train`` (steps, the command, init, stability) and
+    ``validation`` (the medians of validate.py's report, for a network of the zoo)."""
 
     network: dict[str, Any]
     styles: tuple[StyleInfo, ...]
@@ -43,6 +45,7 @@ class ModelCard:
     data: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
     format: str = FORMAT
+    validation: dict[str, Any] = field(default_factory=dict)
 
     @property
     def names(self) -> list[str]:
@@ -72,7 +75,8 @@ class ModelCard:
         known = {f.name for f in fields(StyleInfo)}
         styles = tuple(StyleInfo(**{k: v for k, v in style.items() if k in known}) for style in raw["styles"])
         return cls(network=dict(raw["network"]), styles=styles, vgg=raw.get("vgg"), data=dict(raw.get("data") or {}),
-                   train=dict(raw.get("train") or {}), format=raw.get("format", FORMAT))
+                   train=dict(raw.get("train") or {}), format=raw.get("format", FORMAT),
+                   validation=dict(raw.get("validation") or {}))
 
     def select(self, value: Any, source: str, setting: str = "style") -> tuple[torch.Tensor | None, ModelCard]:
         """``setting=value`` for this card's network: (style weights to fold in, or None for a single-style
@@ -100,10 +104,14 @@ def build_network(network: Mapping[str, Any]) -> TransformerNet:
     return TransformerNet(**{k: v for k, v in network.items() if not k.startswith("_")})
 
 
-def save_model(path: str | Path, net: torch.nn.Module, card: ModelCard) -> Path:
-    """Write the card and the network's weights atomically to ``path``."""
+def save_model(path: str | Path, net: torch.nn.Module, card: ModelCard, dtype: torch.dtype | None = None) -> Path:
+    """Write the card and the network's weights atomically to ``path``; ``dtype`` (e.g. float16, half the size)
+    stores the floating-point weights in it (loading casts them back to the network's float32)."""
     path = Path(path)
-    payload = {**card.to_dict(), "state_dict": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}}
+    state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+    if dtype is not None:
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    payload = {**card.to_dict(), "state_dict": state}
     try:
         with atomic_write(path) as tmp:
             torch.save(payload, tmp)
@@ -126,8 +134,8 @@ def is_torchscript(path: Path) -> bool:
 
 def read_model_file(path: str | Path, setting: str = "model") -> tuple[ModelCard, dict[str, torch.Tensor]]:
     """The card and weights of an exported ``.pt`` or a training ``.ckpt``, loaded safely; anything else is one
-    error naming ``setting``."""
-    path = Path(path).expanduser()
+    error naming ``setting``. A name (no folder, no suffix) that is no file is looked up in the zoo."""
+    path = zoo.resolve(path, setting)
     if not path.is_file():
         raise FastStyleError(f"{setting}={path}: file not found; give an exported .pt or a training .ckpt")
     if path.suffix.lower() == ".onnx" or is_torchscript(path):

@@ -1,6 +1,6 @@
 """Measure training, inference, L-BFGS and data-loading speed and memory against the textbook implementation,
-the whole ``infer.py`` command on a folder of mixed-size photos against the classic per-image loop, and its
-start-up on one photo.
+the whole ``infer.py`` command on a folder of mixed-size photos against the classic per-image loop, its start-up
+on one photo, and the web page in headless Chromium (``bench=web``).
 
 ``python scripts/benchmark.py [bench=quick] [device=cpu] [bench.models=[small]]`` prints a table and writes
 ``<run>/benchmark.json`` (every measurement, ours/baseline ratios, the machine). Each case runs in a fresh
@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 
 from bench.measure import (CONFIGS, cases, format_folder, format_startup, format_table, machine, measure, measure_folder,
                            measure_startup, ratios)
+from bench.web import format_web, measure_web
 from fast_style.config import command, run_or_exit, to_dict
 from fast_style.io.atomic import atomic_write
 from fast_style.io.outputs import check_output
@@ -42,8 +43,11 @@ def run(cfg: DictConfig) -> Path:
     startup = measure_startup(cfg) if cfg.bench.get("startup") else None
     if startup is not None:
         print(format_startup(startup))
+    web = measure_web(cfg) if cfg.bench.get("web") else None
+    if web is not None:
+        print(format_web(web))
     report = {"machine": machine(device), "config": to_dict(cfg), "results": results, "ratios": ratios(results),
-              "folder": folder, "startup": startup}
+              "folder": folder, "startup": startup, "web": web}
     with atomic_write(output) as tmp:
         Path(tmp).write_text(json.dumps(report, indent=2))
     return output

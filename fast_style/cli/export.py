@@ -1,4 +1,5 @@
-"""Write a standalone model: ``python scripts/export.py model=PATH format=torchscript|onnx [output=FILE]``.
+"""Write a standalone model: ``python scripts/export.py model=PATH format=torchscript|onnx [output=FILE]``; a
+static web page (``format=web``); or a network of the zoo (``format=zoo validation=<report.json>``).
 
 The result runs without this package (``torch.jit.load`` or onnxruntime). Before reporting success the
 file is loaded back and its output compared with the PyTorch model's on a random image (a multi-style model's
@@ -8,7 +9,9 @@ by more than ``TOLERANCE`` is deleted.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -19,8 +22,9 @@ from fast_style.errors import FastStyleError
 from fast_style.inference.standalone import (MIN_SIDE, STANDALONE_FORMATS, OnnxModel, export_onnx, export_torchscript,
                                              load_torchscript)
 from fast_style.io.atomic import atomic_write
-from fast_style.io.outputs import check_output
-from fast_style.model_card import load_model
+from fast_style.io.outputs import check_output, safe_name
+from fast_style.model_card import load_model, save_model
+from fast_style.zoo import zoo_dir
 from fast_style.settings import flag, one_of, whole
 
 SUFFIXES = {"torchscript": ".torchscript.pt", "onnx": ".onnx"}
@@ -29,7 +33,7 @@ TOLERANCE = 1e-3  # outputs are in [0, 1]; float32 round-off is ~1e-6
 
 def export(cfg: DictConfig) -> tuple[Path, float]:
     """Export, reload and compare; returns (file, max abs difference)."""
-    fmt = one_of("format", str(cfg.format).lower(), (*STANDALONE_FORMATS, "web"))
+    fmt = one_of("format", str(cfg.format).lower(), (*STANDALONE_FORMATS, "web", "zoo"))
     if not cfg.model:
         raise FastStyleError("model=PATH is required: an exported .pt or a training .ckpt")
     check_size = cfg.check_size
@@ -57,6 +61,40 @@ def export(cfg: DictConfig) -> tuple[Path, float]:
     return output, difference
 
 
+def to_zoo(cfg: DictConfig) -> tuple[Path, float]:
+    """``format=zoo``: the model with 16-bit weights and its validation summary in its card, and validate.py's
+    report beside it, as ``<zoo>/<name>.pt`` and ``<name>.md``; returns the file and the largest output change."""
+    if not cfg.model:
+        raise FastStyleError("model=PATH is required: the exported .pt or training .ckpt to put in the zoo")
+    if not cfg.validation:
+        raise FastStyleError("validation=PATH is required with format=zoo: the report.json of validate.py on the "
+                             "model, so the zoo says how good each network is")
+    net, card = load_model(Path(cfg.model).expanduser())
+    report_path = Path(cfg.validation).expanduser()
+    try:
+        report = json.loads(report_path.read_text())
+        summary, markdown = report["summary"], report_path.with_name("report.md").read_text()
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise FastStyleError(f"validation={report_path}: not a report.json of validate.py with its report.md "
+                             f"beside it ({err}); validate the model first") from err
+    if report.get("style", {}).get("sha256") != card.style.sha256:
+        raise FastStyleError(f"validation={report_path}: that report is of another style; validate {cfg.model}")
+    name = safe_name(cfg.name or Path(cfg.model).stem)
+    folder = Path(cfg.output).expanduser() if cfg.output else zoo_dir()
+    target = check_output("output", folder / f"{name}.pt", folder=False, inputs=[cfg.model])
+    if target.exists() and not flag("overwrite", cfg.overwrite):
+        raise FastStyleError(f"output={target}: the zoo holds {name} already; give overwrite=true to replace it")
+    entry = replace(card, validation={k: v for k, v in summary.items() if isinstance(v, (int, float))})
+    with atomic_write(target) as tmp:
+        save_model(tmp, net, entry, dtype=torch.float16)
+        photo = torch.rand(1, 3, 96, 128, generator=torch.Generator().manual_seed(0))
+        with torch.inference_mode():
+            difference = (load_model(tmp)[0](photo) - net(photo)).abs().max().item()
+        with atomic_write(target.with_suffix(".md")) as md:
+            md.write_text(markdown)
+    return target, difference
+
+
 def web(cfg: DictConfig) -> Path:
     """``format=web``: the static site of ``models`` (or ``model``) in the folder ``output``."""
     from fast_style.web.site import export_site
@@ -70,6 +108,10 @@ def web(cfg: DictConfig) -> Path:
 
 @command(MODEL_SCRIPTS_DIR, "export")
 def main(cfg: DictConfig) -> None:
+    if str(cfg.format).lower() == "zoo":
+        path, difference = run_or_exit(to_zoo, cfg)
+        print(f"zoo: {path} (16-bit weights; max abs output change {difference:.2e}); infer.py model={path.stem}")
+        return
     if str(cfg.format).lower() == "web":
         site = run_or_exit(web, cfg)
         print(f"site: {site} (open it with python scripts/serve.py site={site})")

@@ -57,6 +57,11 @@ def infer(cfg: DictConfig) -> int:
 
 @command(MODEL_SCRIPTS_DIR, "infer")
 def main(cfg: DictConfig) -> None:
+    if cfg.model == "list":  # infer.py model=list: the zoo's networks
+        from fast_style.zoo import listing
+
+        print(listing())
+        exit_now(0)
     exit_now(run_or_exit(infer, cfg))
 
 

@@ -15,7 +15,8 @@ from torch.utils.tensorboard import SummaryWriter
 
 from fast_style.config import CONFIG_DIR, command, run_or_exit  # also registers the ${stem:} resolver
 from fast_style.errors import FastStyleError
-from fast_style.io.images import read_tensor, save_image
+from fast_style.evaluate.style_distance import judge_for
+from fast_style.io.images import load_image, read_tensor, save_image
 from fast_style.io.outputs import check_output
 from fast_style.losses.perceptual import build_loss
 from fast_style.optimization import Iterate, check_settings, optimize
@@ -33,6 +34,7 @@ def run(cfg: DictConfig) -> Path:
         raise FastStyleError(f"output={output}: unknown image extension {output.suffix!r}; use .png, .jpg or .webp")
     scales = list(cfg.scales)
     check_settings(cfg.optim.method, cfg.optim.init, cfg.optim.steps, scales, cfg.optim.lr)
+    judge, _ = judge_for(cfg.style_distance)
     image_size = whole("image_size", cfg.image_size, 1, hint="the long side in px, e.g. 512")
     log_every = whole("log_every", cfg.log_every, 1)
     seed = whole("seed", cfg.seed)
@@ -72,6 +74,10 @@ def run(cfg: DictConfig) -> Path:
     finally:
         writer.close()
     save_image(result.image[0], output)
+    if judge is not None:
+        painting = judge.embed(load_image(style_path(cfg.style, cfg.assets_dir)))
+        print(f"style distance to the painting (independent judge, lower is closer): photo "
+              f"{judge.distance(content[0], painting):.2f}, result {judge.distance(result.image[0], painting):.2f}")
     at_scale = f" at scale {scales[0]:g}" if len(scales) > 1 else ""
     print(f"loss: start {result.losses[0]:.4g}{at_scale}, end {result.losses[-1]:.4g} "
           f"({total} iterations, {result.total_seconds:.1f} s)")

@@ -8,16 +8,17 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from fast_style.config import MODEL_SCRIPTS_DIR, command, run_or_exit
-from fast_style.settings import whole
+from fast_style.settings import flag, whole
 
 
 def serve(cfg: DictConfig) -> None:
     from fast_style.web.serve import make_server
 
-    server = make_server(cfg.site, str(cfg.host), whole("port", cfg.port, 0, 65535))
+    isolated = flag("isolated", cfg.isolated)
+    server = make_server(cfg.site, str(cfg.host), whole("port", cfg.port, 0, 65535), isolated)
     host, port = server.server_address[:2]
-    print(f"serving {cfg.site} at http://{host}:{port}/ (cross-origin isolated: multi-threaded WebAssembly); "
-          "Ctrl-C stops it", flush=True)
+    how = "cross-origin isolated: multi-threaded WebAssembly" if isolated else "as a plain static host: one thread"
+    print(f"serving {cfg.site} at http://{host}:{port}/ ({how}); Ctrl-C stops it", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

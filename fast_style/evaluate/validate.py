@@ -96,7 +96,7 @@ def compare(transformer: nn.Module, criterion: PerceptualLoss, photo: torch.Tens
     record = {
         "height": photo.shape[-2], "width": photo.shape[-1],
         "network_loss": net_loss, "network_content": net_terms["content"], "network_style": net_terms["style"],
-        "network_tv": net_terms["tv"], "network_seconds": net_seconds,
+        "network_tv": net_terms["tv"], "network_sliced": net_terms.get("sliced", 0.0), "network_seconds": net_seconds,
         "blown_out": blown_out_share(stylised, photo), "crushed": crushed_share(stylised, photo),
         "optimisation_blown_out": blown_out_share(result.image, photo),
         "optimisation_crushed": crushed_share(result.image, photo),

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from fast_style.io.atomic import atomic_write
+from fast_style import zoo
 from fast_style.errors import FastStyleError
 from fast_style.model_card import ModelCard, is_torchscript, load_model
 from fast_style.styles import StyleInfo
@@ -135,8 +136,9 @@ def open_model(path: str | Path, device: torch.device, style: Any = None, settin
     (``setting=value`` on the command line): our exported ``.pt`` or a training ``.ckpt`` (loaded with
     ``weights_only=True``; a multi-style network folded to a plain single-style one, which runs as fast as any),
     a TorchScript file or an ONNX file (given the style weights as their second input). Returns the model,
-    the card of the chosen style and the kind of file (``fast_style``, ``torchscript``, ``onnx``)."""
-    path = Path(path).expanduser()
+    the card of the chosen style and the kind of file (``fast_style``, ``torchscript``, ``onnx``). A name that is
+    no file is a network of the zoo (:mod:`fast_style.zoo`)."""
+    path = zoo.resolve(path, "model")
     if not path.is_file():
         raise FastStyleError(f"model={path}: file not found; give an exported .pt, a training .ckpt, "
                              "or a TorchScript/ONNX file from scripts/export.py")

@@ -1,9 +1,13 @@
-"""The loss core: content, Gram-matrix style and total-variation losses on VGG features.
+"""The loss core: content, Gram-matrix style, sliced-Wasserstein distribution and total-variation losses.
 
 One implementation serves training (one style or many), classic pixel optimisation and validation. Content and
 style terms are each divided by the magnitude of their target, per layer, so the same weights give a balanced
 result whichever VGG checkpoint measures the features (raw feature magnitudes differ by orders of magnitude
 between checkpoints).
+
+Gram matrices match second moments only: their optimum from a photo keeps the photo's colours under a fine
+texture. The sliced-Wasserstein term (Heitz et al. 2021) matches whole distributions, of the image's colours
+(``pixels``) and of VGG features, along fixed random directions, so the optimum takes the painting's palette.
 """
 
 from __future__ import annotations
@@ -40,6 +44,33 @@ def style_loss(output_gram: torch.Tensor, target_gram: torch.Tensor) -> torch.Te
     return (output_gram - target_gram).pow(2).mean()
 
 
+PIXELS = "pixels"        # a sliced layer that is the image itself (its RGB colours), not a VGG layer
+QUANTILES = 1024         # each style's sorted projections are kept at this many quantiles
+DIRECTIONS = 32          # random directions per sliced layer
+
+
+def sorted_projections(features: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    """``[B, C, H, W]`` features projected on ``directions`` ``[P, C]`` and sorted: ``[B, P, H·W]`` in float32."""
+    with torch.autocast(features.device.type, enabled=False):
+        flat = features.flatten(2).float()
+        return torch.matmul(directions.to(flat.device), flat).sort(dim=-1).values
+
+
+def quantiles(sorted_values: torch.Tensor, count: int) -> torch.Tensor:
+    """Sorted ``[..., N]`` values resampled to ``count`` evenly spaced quantiles (linear interpolation)."""
+    if sorted_values.shape[-1] == count:
+        return sorted_values
+    shape = sorted_values.shape
+    flat = sorted_values.reshape(1, -1, shape[-1])
+    return F.interpolate(flat, size=count, mode="linear", align_corners=True).reshape(*shape[:-1], count)
+
+
+def sliced_wasserstein(sorted_output: torch.Tensor, sorted_target: torch.Tensor) -> torch.Tensor:
+    """Squared sliced 2-Wasserstein distance: mean squared gap between matching quantiles, the target's
+    ``[P, Q]`` quantiles resampled to the output's ``[B, P, N]``."""
+    return (sorted_output - quantiles(sorted_target, sorted_output.shape[-1])).pow(2).mean()
+
+
 def out_of_range(image: torch.Tensor) -> torch.Tensor:
     """Mean squared distance of the pixels from [0, 1]: zero for any valid image."""
     image = image.float()
@@ -57,12 +88,13 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
 @dataclass(frozen=True)
 class TermWeights:
     """The weights of one style's loss terms (``loss.content_weight``, ``style_weight``, ``tv_weight``,
-    ``range_weight``)."""
+    ``range_weight``, ``sliced_weight``)."""
 
     content: float = 1.0
     style: float = 1.0
     tv: float = 0.0
     range: float = 0.0
+    sliced: float = 0.0
 
 
 class PerceptualLoss(nn.Module):
@@ -78,17 +110,25 @@ class PerceptualLoss(nn.Module):
 
     def __init__(self, vgg: VGGFeatures, content_layers: Mapping[str, float], style_layers: Mapping[str, float],
                  weights: Sequence[TermWeights] = (TermWeights(),), names: Sequence[str] | None = None,
-                 eps: float = 1e-8) -> None:
+                 eps: float = 1e-8, sliced_layers: Mapping[str, float] | None = None) -> None:
         super().__init__()
         self.vgg = vgg
         self.content_layers = dict(content_layers)
         self.style_layers = dict(style_layers)
+        self.sliced_layers = dict(sliced_layers or {})
+        generator = torch.Generator().manual_seed(0)  # fixed directions: a deterministic objective (L-BFGS)
+        for name in self.sliced_layers:
+            channels = 3 if name == PIXELS else vgg.channels(name)
+            directions = torch.randn(DIRECTIONS, channels, generator=generator)
+            self.register_buffer(f"directions_{name}", directions / directions.norm(dim=1, keepdim=True),
+                                 persistent=False)
         self.weights = list(weights)
         self.names = list(names) if names is not None else [f"style{i}" for i in range(len(self.weights))]
         if len(self.names) != len(self.weights):
             raise ValueError(f"{len(self.names)} style names for {len(self.weights)} sets of loss weights")
         self.eps = eps
-        self.taps = tuple(dict.fromkeys([*self.content_layers, *self.style_layers]))
+        self.taps = tuple(dict.fromkeys([*self.content_layers, *self.style_layers,
+                                         *(n for n in self.sliced_layers if n != PIXELS)]))
         self.has_style = False
 
     @property
@@ -103,22 +143,34 @@ class PerceptualLoss(nn.Module):
                                  f"need at least {self.vgg.min_side} px on each side" + (f"; {hint}" if hint else ""))
 
     def set_styles(self, style_images: Sequence[torch.Tensor]) -> None:
-        """Compute the Gram targets of each style's image ``[1, 3, H, W]`` in [0, 1] and their magnitudes."""
+        """Compute each style's targets from its image ``[1, 3, H, W]`` in [0, 1] (Gram matrices and sorted
+        projections) and their magnitudes."""
         if len(style_images) != self.num_styles:
             raise ValueError(f"{len(style_images)} style images for {self.num_styles} styles")
         grams: dict[str, list[torch.Tensor]] = {name: [] for name in self.style_layers}
+        sliced: dict[str, list[torch.Tensor]] = {name: [] for name in self.sliced_layers}
         for image in style_images:
             image = image.unsqueeze(0) if image.dim() == 3 else image
             self.check_side("the style image", *image.shape[-2:], hint="raise style.size or give a larger painting")
             with torch.no_grad():
-                feats = self.vgg(image, tuple(self.style_layers))
+                feats = self.vgg(image, self.taps)
             for name in self.style_layers:
                 grams[name].append(gram_matrix(feats[name])[0])
+            for name in self.sliced_layers:
+                values = image if name == PIXELS else feats[name]
+                sliced[name].append(quantiles(sorted_projections(values, self.sliced_directions(name))[0], QUANTILES))
+        for name, per_style in sliced.items():
+            target = torch.stack(per_style)
+            self.register_buffer(f"sliced_{name}", target, persistent=False)
+            self.register_buffer(f"sliced_norm_{name}", target.pow(2).mean((1, 2)) + self.eps, persistent=False)
         for name, per_style in grams.items():
             gram = torch.stack(per_style)
             self.register_buffer(f"gram_{name}", gram, persistent=False)
             self.register_buffer(f"gram_norm_{name}", gram.pow(2).mean((1, 2)) + self.eps, persistent=False)
         self.has_style = True
+
+    def sliced_directions(self, name: str) -> torch.Tensor:
+        return getattr(self, f"directions_{name}")
 
     def style_targets(self) -> dict[str, torch.Tensor]:
         """Every style's Gram target, ``<name>/<layer>``."""
@@ -174,7 +226,13 @@ class PerceptualLoss(nn.Module):
             "tv": weights.tv * total_variation(output),
             "range": weights.range * out_of_range(output),
         }
-        terms["total"] = terms["content"] + terms["style"] + terms["tv"] + terms["range"]
+        if self.sliced_layers:
+            terms["sliced"] = weights.sliced * sum(
+                w * sliced_wasserstein(sorted_projections(output if n == PIXELS else out_feats[n],
+                                                          self.sliced_directions(n)),
+                                       getattr(self, f"sliced_{n}")[index]) / getattr(self, f"sliced_norm_{n}")[index]
+                for n, w in self.sliced_layers.items())
+        terms["total"] = sum(terms.values())
         return terms
 
 
@@ -187,10 +245,13 @@ def build_loss(cfgs: Sequence[Mapping[str, Any]], style_images: Sequence[torch.T
     Returns the loss and the description of the VGG weights it loaded."""
     content_layers = weights("loss.content_layers", cfgs[0]["content_layers"])
     style_layers = weights("loss.style_layers", cfgs[0]["style_layers"])
-    terms = [TermWeights(*(real(f"loss.{name}", cfg[name], low=0)
-                           for name in ("content_weight", "style_weight", "tv_weight", "range_weight")))
+    sliced = cfgs[0].get("sliced_layers") or {}   # model files from before the sliced term have none
+    sliced_layers = weights("loss.sliced_layers", sliced) if sliced else {}
+    terms = [TermWeights(*(real(f"loss.{name}", cfg.get(name, 0), low=0) for name in
+                           ("content_weight", "style_weight", "tv_weight", "range_weight", "sliced_weight")))
              for cfg in cfgs]
-    vgg, vgg_info = load_vgg(cfgs[0]["arch"], cfgs[0]["weights"], [*content_layers, *style_layers], assets_dir)
-    loss = PerceptualLoss(vgg, content_layers, style_layers, terms, names)
+    taps = [*content_layers, *style_layers, *(n for n in sliced_layers if n != PIXELS)]
+    vgg, vgg_info = load_vgg(cfgs[0]["arch"], cfgs[0]["weights"], taps, assets_dir)
+    loss = PerceptualLoss(vgg, content_layers, style_layers, terms, names, sliced_layers=sliced_layers)
     loss.set_styles(style_images)
     return loss, vgg_info

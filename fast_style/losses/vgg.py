@@ -65,6 +65,11 @@ class VGGFeatures(nn.Module):
         # still gives the deepest tap at least 1 px is 2 ** (poolings before it).
         self.min_side = 2 ** sum(isinstance(m, nn.MaxPool2d) for m in self.layers)
 
+    def channels(self, tap: str) -> int:
+        """The number of channels at layer ``tap``: those of the last convolution up to it."""
+        upto = self.layers[:self.names.index(tap) + 1]
+        return [m for m in upto if isinstance(m, nn.Conv2d)][-1].out_channels
+
     def train(self, mode: bool = True) -> "VGGFeatures":
         """Stay in eval mode whatever the parent does: the trunk is a fixed measuring instrument."""
         return super().train(False)

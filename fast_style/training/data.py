@@ -84,13 +84,17 @@ def photo_transform(image_size: int, train: bool = True, min_crop_area: float | 
 
 class PhotoDataModule(pl.LightningDataModule):
     """A folder of photos searched recursively; the first ``num_previews`` (sorted) are held back as
-    fixed preview images and never trained on."""
+    fixed preview images and never trained on, and so are the photos named in ``exclude`` (file names), which
+    validation can then use as photos the network never saw."""
 
     def __init__(self, root: str, image_size: int = 256, batch_size: int = 4, num_workers: int = 4,
                  num_previews: int = 4, min_crop_area: float | None = None, flip: bool = False,
-                 pin_memory: bool | None = None) -> None:
+                 pin_memory: bool | None = None, exclude: Sequence[str] = ()) -> None:
         super().__init__()
         self.root = Path(str(root)).expanduser()
+        if isinstance(exclude, str) or not all(isinstance(name, str) for name in exclude):
+            raise FastStyleError(f"data.exclude={exclude}: give a list of file names, e.g. '[photo1.jpg,photo2.jpg]'")
+        self.exclude = set(exclude)
         self.image_size = whole("data.image_size", image_size, 1, MAX_IMAGE_SIZE,
                                 hint="the side of the square training crops, e.g. 256")
         self.batch_size = whole("data.batch_size", batch_size, 1)
@@ -109,7 +113,7 @@ class PhotoDataModule(pl.LightningDataModule):
         if not self.root.is_dir():
             raise FastStyleError(f"data.root={self.root} is not a folder; point it at a folder of photos "
                                  "(COCO 2014: bash scripts/download_coco.sh)")
-        files = find_images(self.root)
+        files = [path for path in find_images(self.root) if path.name not in self.exclude]
         if len(files) <= self.num_previews:
             raise FastStyleError(f"data.root={self.root} holds {len(files)} image(s); need more than "
                                  f"data.num_previews={self.num_previews} (jpg, png, webp, bmp, tif, searched recursively)")
@@ -126,7 +130,8 @@ class PhotoDataModule(pl.LightningDataModule):
         if not self.train_set.readable(1):
             raise FastStyleError(f"data.root={self.root}: none of the {len(train_files)} training images can be "
                                  "decoded; point data.root at a folder of photos")
-        rank_zero_info(f"training on {len(train_files)} photos from {self.root}")
+        excluded = f" ({len(self.exclude)} held back by data.exclude)" if self.exclude else ""
+        rank_zero_info(f"training on {len(train_files)} photos from {self.root}{excluded}")
 
     def train_dataloader(self) -> DataLoader:
         assert self.train_set is not None, "call setup() first"

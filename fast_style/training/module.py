@@ -3,6 +3,8 @@ what it learns."""
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from fast_style.losses.perceptual import PerceptualLoss
 from fast_style.losses.stability import StabilityLoss
 from fast_style.model_card import ModelCard
 from fast_style.nn.transformer import TransformerNet
-from fast_style.settings import whole
+from fast_style.settings import real, whole
 
 
 class StyleTransferModule(pl.LightningModule):
@@ -34,12 +36,14 @@ class StyleTransferModule(pl.LightningModule):
                  optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer],
                  warmup_steps: int = 100, preview_every: int = 200, card: ModelCard | None = None,
                  preview_dir: str | Path | None = None, stability: StabilityLoss | None = None,
-                 trained: Sequence[int] | None = None) -> None:
+                 trained: Sequence[int] | None = None, lr_decay_to: float | None = None) -> None:
         super().__init__()
         self.transformer = transformer
         self.criterion = criterion
         self.optimizer_factory = optimizer
         self.warmup_steps = whole("module.warmup_steps", warmup_steps, 0)
+        self.lr_decay_to = real("module.lr_decay_to", lr_decay_to, low=0, high=1, optional=True,
+                                hint="the last step's learning rate as a share of optim.lr, e.g. 0.1; null: constant")
         self.preview_every = whole("module.preview_every", preview_every, 0, hint="0: first and last step only")
         self.card = card
         self.preview_dir = Path(preview_dir) if preview_dir else None
@@ -91,10 +95,20 @@ class StyleTransferModule(pl.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         """The configured optimiser with a linear learning-rate warm-up: Adam's first steps move every
         weight of the zero-initialised output conv by about ``lr`` at once, which without warm-up throws
-        the output far from the photo and training spends hundreds of steps recovering."""
+        the output far from the photo and training spends hundreds of steps recovering. With ``lr_decay_to``, a
+        cosine decay after the warm-up to that share of the rate at ``trainer.max_steps``: a long run settles
+        instead of hopping around its optimum at the full rate."""
         optimizer = self.optimizer_factory([p for p in self.transformer.parameters() if p.requires_grad])
-        warmup = max(1, self.warmup_steps)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
+        warmup, floor = max(1, self.warmup_steps), self.lr_decay_to
+        total = max(warmup + 1, self.trainer.max_steps if self._trainer is not None else 0)
+
+        def rate(step: int) -> float:
+            if step < warmup or floor is None:
+                return min(1.0, (step + 1) / warmup)
+            progress = min(1.0, (step - warmup) / (total - warmup))
+            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     # Previews -------------------------------------------------------------------------------------

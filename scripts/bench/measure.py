@@ -90,10 +90,11 @@ def styled_transformer(model_cfg: Mapping[str, Any], seed: int = 0) -> nn.Module
     return net
 
 
-def random_model_file(path: Path, model_cfg: Mapping[str, Any]) -> Path:
-    """A model file of :func:`styled_transformer` (a network of fixed random weights; no loss to rebuild)."""
+def random_model_file(path: Path, model_cfg: Mapping[str, Any], style: StyleInfo = StyleInfo(name="random")) -> Path:
+    """A model file of :func:`styled_transformer` (a network of fixed random weights; no loss to rebuild), named
+    after ``style``."""
     network = {k: v for k, v in model_cfg.items() if not k.startswith("_")}
-    card = ModelCard(network={**network, "num_styles": 1}, styles=(StyleInfo(name="random"),))
+    card = ModelCard(network={**network, "num_styles": 1}, styles=(style,))
     return save_model(path, styled_transformer(model_cfg), card)
 
 

