@@ -150,7 +150,10 @@ def read_model_file(path: str | Path, setting: str = "model") -> tuple[ModelCard
     if isinstance(raw, dict) and isinstance(raw.get("fast_style"), dict) and "state_dict" in raw:  # a checkpoint
         prefix = "transformer."
         state = {k[len(prefix):]: v for k, v in raw["state_dict"].items() if k.startswith(prefix)}
-        raw = {"format": REFUSED[-1], **raw["fast_style"], "state_dict": state}  # the first ones recorded none
+        meta = dict(raw["fast_style"])
+        if isinstance(raw.get("global_step"), int):  # the step it was saved at, as an export records it
+            meta["train"] = {**(meta.get("train") or {}), "steps": raw["global_step"]}
+        raw = {"format": REFUSED[-1], **meta, "state_dict": state}  # the first ones recorded none
     version = raw.get("format") if isinstance(raw, dict) else None
     if version in REFUSED:
         raise FastStyleError(f"{setting}={path}: made by an earlier fast_style ({version}) whose network output "

@@ -29,7 +29,9 @@ def step(script: str, *overrides: str) -> None:
     command = [sys.executable, str(SCRIPTS / script), *overrides]
     print("+", " ".join(command[1:]), flush=True)
     if (status := subprocess.run(command).returncode) != 0:
-        sys.exit(f"error: {script} failed (exit status {status}); fix it and rerun: finished runs are kept")
+        print(f"error: {script} failed (exit status {status}); fix it and rerun: finished runs are kept",
+              file=sys.stderr)
+        sys.exit(status)
 
 
 def held_back_photos(cfg, folder: Path) -> Path:
@@ -37,8 +39,9 @@ def held_back_photos(cfg, folder: Path) -> Path:
     found = {path.name: path for path in Path(cfg.data.root).rglob("*") if path.name in set(cfg.data.exclude)}
     missing = sorted(set(cfg.data.exclude) - set(found))
     if not found or missing:
-        sys.exit(f"error: data.exclude: {', '.join(missing) or 'no photos'} not found under {cfg.data.root}; "
-                 "set FAST_STYLE_ASSETS to the asset folder")
+        print(f"error: data.exclude: {', '.join(missing) or 'no photos'} not found under {cfg.data.root}; set "
+              "FAST_STYLE_ASSETS to the asset folder", file=sys.stderr)
+        sys.exit(2)
     for name, path in found.items():
         (folder / name).symlink_to(path.resolve())
     return folder

@@ -111,3 +111,15 @@ def test_every_shipped_network_loads_safely_with_its_card(name: str) -> None:
     assert card.validation.get("lbfgs_iterations_to_match") is not None or card.validation.get("images")
     assert (file.with_suffix(".md")).is_file()
     assert raw["state_dict"] and net(torch.rand(1, 3, 32, 32)).shape == (1, 3, 32, 32)
+
+
+def test_a_report_of_another_style_is_refused(styled_model: Path, validation: Path, tmp_path: Path) -> None:
+    report = json.loads(validation.read_text())
+    report["style"]["sha256"] = "0" * 64
+    (tmp_path / "val").mkdir()
+    (tmp_path / "val" / "report.json").write_text(json.dumps(report))
+    (tmp_path / "val" / "report.md").write_text("# another style")
+    result = run_script("export.py", "format=zoo", f"model={styled_model}", f"validation={tmp_path / 'val' / 'report.json'}",
+                        f"output={tmp_path / 'zoo'}")
+    assert result.returncode == 2 and "that report is of another style" in result.stderr
+    assert not (tmp_path / "zoo").exists()

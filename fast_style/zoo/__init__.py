@@ -17,6 +17,11 @@ from fast_style.errors import FastStyleError
 PACKAGE_ZOO = Path(__file__).resolve().parent
 
 
+# The validation medians ``model=list`` shows (the model file's card holds them all).
+SHOWN = {"lbfgs_iterations_to_match": "L-BFGS iterations to match", "style_distance_network": "style distance",
+         "blown_out": "blown out", "images": "photos"}
+
+
 def zoo_dir() -> Path:
     """The zoo's folder: ``$FAST_STYLE_ZOO``, else the package's own."""
     return Path(os.environ.get("FAST_STYLE_ZOO") or PACKAGE_ZOO).expanduser()
@@ -55,8 +60,8 @@ def listing() -> str:
         card, _ = read_model_file(zoo_dir() / f"{name}.pt")
         network = card.network
         validation = card.validation or {}
-        figures = ", ".join(f"{key.replace('_', ' ')} {value:.3g}" for key, value in validation.items()
-                            if isinstance(value, (int, float)) and not isinstance(value, bool))
+        figures = ", ".join(f"{label} {validation[key]:.3g}" for key, label in SHOWN.items()
+                            if isinstance(validation.get(key), (int, float)))
         lines.append(f"{name}: {', '.join(card.names)}; channels {network.get('channels')}, "
                      f"{network.get('num_res_blocks')} residual blocks; {card.train.get('steps', '?')} steps at "
                      f"{card.data.get('image_size', '?')} px" + (f"; validation: {figures}" if figures else ""))

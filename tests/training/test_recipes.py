@@ -18,7 +18,7 @@ from fast_style.model_card import load_model
 from fast_style.training.data import PhotoDataModule
 
 
-@pytest.mark.parametrize("experiment", sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml")))
+@pytest.mark.parametrize("experiment", sorted(p.stem for p in (Path(CONFIG_DIR) / "experiment").glob("*.yaml")))
 def test_every_experiment_composes(experiment: str) -> None:
     cfg = compose_config("train", [f"experiment={experiment}"])
     assert cfg.trainer.max_steps > 0 and cfg.data.image_size > 0
@@ -64,3 +64,13 @@ def test_the_gpu_recipe_builds_the_zoo_and_gallery_on_the_cpu_at_tiny_size(tmp_p
     report = json.loads((tmp_path / "runs" / "gpu_full" / "starry_night" / "validation" / "report.json").read_text())
     assert report["summary"]["images"] == 10 and card.validation["images"] == 10
     assert (tmp_path / "gallery.jpg").is_file()
+
+
+def test_the_build_stops_with_one_line_when_the_held_back_photos_are_missing(tmp_path: Path) -> None:
+    command = [sys.executable, str(REPO / "scripts" / "build_zoo.py"), "--experiment", "cpu_hour",
+               "--runs", str(tmp_path / "runs"), "--zoo", str(tmp_path / "zoo")]
+    result = subprocess.run(command, cwd=tmp_path, env={**os.environ, "FAST_STYLE_ASSETS": str(tmp_path)},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: data.exclude: n0")
+    assert "set FAST_STYLE_ASSETS" in result.stderr and list(tmp_path.iterdir()) == []

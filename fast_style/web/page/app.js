@@ -107,11 +107,13 @@ function shrunk(source, width, height, maxSide) {
 
 async function stylise(canvas) {
   const { width, height } = canvas;
-  const pixels = canvas.getContext("2d").getImageData(0, 0, width, height).data;
+  const pixels = canvas.getContext("2d", { willReadFrequently: true }).getImageData(0, 0, width, height).data;
   const plane = width * height;
   const x = new Float32Array(3 * plane);
-  for (let i = 0; i < plane; i++) {
-    for (let c = 0; c < 3; c++) x[c * plane + i] = pixels[4 * i + c] / 255;
+  for (let i = 0, j = 0; i < plane; i++, j += 4) {
+    x[i] = pixels[j] / 255;
+    x[plane + i] = pixels[j + 1] / 255;
+    x[2 * plane + i] = pixels[j + 2] / 255;
   }
   const net = await session(app.network);
   const feeds = { [net.inputNames[0]]: new ort.Tensor("float32", x, [1, 3, height, width]) };
@@ -123,14 +125,16 @@ async function stylise(canvas) {
   const y = (await net.run(feeds))[net.outputNames[0]].data;
   const strength = Number($("strength").value), preserve = $("preserve").checked;
   const out = new ImageData(width, height);
-  for (let i = 0; i < plane; i++) {
-    const rgb = [0, 1, 2].map((c) => x[c * plane + i] + strength * (y[c * plane + i] - x[c * plane + i]));
+  const data = out.data;  // a Uint8ClampedArray: stores round and clamp to 0..255 as infer.py's output does
+  for (let i = 0, j = 0; i < plane; i++, j += 4) {
+    const r0 = x[i], g0 = x[plane + i], b0 = x[2 * plane + i];
+    let r = r0 + strength * (y[i] - r0), g = g0 + strength * (y[plane + i] - g0);
+    let b = b0 + strength * (y[2 * plane + i] - b0);
     if (preserve) {
-      const dy = LUMA.reduce((sum, w, c) => sum + w * (rgb[c] - x[c * plane + i]), 0);
-      for (let c = 0; c < 3; c++) rgb[c] = x[c * plane + i] + dy;
+      const dy = LUMA[0] * (r - r0) + LUMA[1] * (g - g0) + LUMA[2] * (b - b0);
+      r = r0 + dy; g = g0 + dy; b = b0 + dy;
     }
-    for (let c = 0; c < 3; c++) out.data[4 * i + c] = Math.round(Math.min(1, Math.max(0, rgb[c])) * 255);
-    out.data[4 * i + 3] = 255;
+    data[j] = r * 255; data[j + 1] = g * 255; data[j + 2] = b * 255; data[j + 3] = 255;
   }
   const result = $("result");
   result.width = width;
