@@ -280,7 +280,7 @@ def test_gallery_shows_each_style_and_a_blend_row(multi_model: Path, photos: Pat
     cfg = OmegaConf.create({"models": [str(multi_model)], "input": str(photos), "output": str(tmp_path / "g.png"),
                             "blend": ["starry_night", "candy"], "blend_steps": 4, "max_size": 64, "tile_height": 24,
                             "tile_width": 32, "quality": 90, "device": "cpu", "precision": "float32", "max_pixels": None,
-                            "assets_dir": str(assets)})
+                            "assets_dir": str(assets), "style_distance": False})
     assert script.run(cfg) == 0
     with Image.open(tmp_path / "g.png") as sheet:  # paintings + 2 photos + the blend row; photo + 4 blend steps
         assert sheet.size == (4 + 5 * 36, 15 + 4 * 28 + 4)
