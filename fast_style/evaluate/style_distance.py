@@ -79,15 +79,6 @@ def default_judge() -> StyleJudge:
     return StyleJudge()
 
 
-def judge_available() -> bool:
-    """Whether the judge can run here (its package and onnxruntime are installed, or FAST_STYLE_JUDGE is set)."""
-    try:
-        default_judge()
-    except FastStyleError:
-        return False
-    return True
-
-
 def judge_for(setting: object) -> tuple[StyleJudge | None, str]:
     """The judge for ``style_distance=auto`` (when installed), ``true`` (required) or ``false``, and, when there
     is none, why (for the report)."""
