@@ -31,9 +31,10 @@ OmegaConf.register_new_resolver("safe", lambda name: safe_name(name), replace=Tr
 # Log every 10 steps, or more often in runs shorter than that, so even a 4-step run has loss curves.
 OmegaConf.register_new_resolver("log_every", lambda max_steps: max(1, min(10, int(max_steps))) if int(max_steps) > 0 else 10,
                                 replace=True)
-# The run folder's name: the style, or "multistyle" for a run of several.
-OmegaConf.register_new_resolver("run_name", lambda styles, style: "multistyle" if styles else safe_name(style),
-                                replace=True)
+# The run folder's name: the style, "multistyle" for a run of several, "arbitrary" for an arbitrary-style network.
+OmegaConf.register_new_resolver(
+    "run_name", lambda styles, style, model="": "arbitrary" if str(model).endswith("ArbitraryStyleNet")
+    else "multistyle" if styles else safe_name(style), replace=True)
 # DataLoader workers: up to 4, but never more than the machine has cores.
 OmegaConf.register_new_resolver("workers", lambda: min(4, os.cpu_count() or 1), replace=True)
 

@@ -21,6 +21,7 @@ import torch
 from fast_style import zoo
 from fast_style.errors import FastStyleError, load_failure
 from fast_style.io.atomic import atomic_write
+from fast_style.nn.arbitrary import ArbitraryStyleNet
 from fast_style.nn.transformer import TransformerNet
 from fast_style.styles import StyleInfo, describe, style_weights
 
@@ -58,7 +59,14 @@ class ModelCard:
             raise FastStyleError(f"a network of {len(self.styles)} styles ({', '.join(self.names)}); pick one with style=NAME")
         return self.styles[0]
 
+    @property
+    def arbitrary(self) -> bool:
+        """Whether the network takes the painting as an input (:mod:`fast_style.nn.arbitrary`)."""
+        return "prototypes" in self.network
+
     def kind(self) -> str:
+        if self.arbitrary:
+            return "an arbitrary-style"
         return "a multi-style" if len(self.styles) > 1 else "a single-style"
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,6 +91,9 @@ class ModelCard:
         network, and the card of the chosen style or blend). A multi-style network needs a style, a
         single-style one takes none; either mistake is one error saying which the file is."""
         names = self.names
+        if self.arbitrary:
+            raise FastStyleError(f"{source} is an arbitrary-style network: it takes a painting, "
+                                 f"{setting}=path/to/painting.jpg")
         if len(names) == 1:
             if value is not None:
                 raise FastStyleError(f"{setting}={value}: {source} is a single-style network ({names[0]}); "
@@ -99,9 +110,10 @@ class ModelCard:
         return weights, replace(self, styles=(chosen,), network={**self.network, "num_styles": 1})
 
 
-def build_network(network: Mapping[str, Any]) -> TransformerNet:
-    """The (untrained) network a card's ``network`` describes."""
-    return TransformerNet(**{k: v for k, v in network.items() if not k.startswith("_")})
+def build_network(network: Mapping[str, Any]) -> TransformerNet | ArbitraryStyleNet:
+    """The (untrained) network a card's ``network`` describes: an arbitrary-style one has ``prototypes``."""
+    settings = {k: v for k, v in network.items() if not k.startswith("_")}
+    return ArbitraryStyleNet(**settings) if "prototypes" in settings else TransformerNet(**settings)
 
 
 def save_model(path: str | Path, net: torch.nn.Module, card: ModelCard, dtype: torch.dtype | None = None) -> Path:
@@ -167,7 +179,7 @@ def read_model_file(path: str | Path, setting: str = "model") -> tuple[ModelCard
         raise FastStyleError(f"{setting}={path}: its card is incomplete ({err}); export it again with scripts/train.py") from err
 
 
-def load_model(path: str | Path, setting: str = "model") -> tuple[TransformerNet, ModelCard]:
+def load_model(path: str | Path, setting: str = "model") -> tuple[TransformerNet | ArbitraryStyleNet, ModelCard]:
     """The network of an exported ``.pt`` or training ``.ckpt`` (eval mode, weights loaded) and its card."""
     card, state = read_model_file(path, setting)
     net = build_network(card.network)

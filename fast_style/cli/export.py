@@ -1,5 +1,7 @@
 """Write a standalone model: ``python scripts/export.py model=PATH format=torchscript|onnx [output=FILE]``; a
-static web page (``format=web``); or a network of the zoo (``format=zoo validation=<report.json>``).
+static web page (``format=web``); a network of the zoo (``format=zoo validation=<report.json>``); or one style of
+a model as a single-style model file: ``export.py model=arbitrary.pt style=painting.jpg`` (or a multi-style
+model's ``style=candy``) writes ``painting.pt``, which works wherever a per-style model does.
 
 The result runs without this package (``torch.jit.load`` or onnxruntime). Before reporting success the
 file is loaded back and its output compared with the PyTorch model's on a random image (a multi-style model's
@@ -23,17 +25,19 @@ from fast_style.inference.standalone import (MIN_SIDE, STANDALONE_FORMATS, OnnxM
                                              load_torchscript)
 from fast_style.io.atomic import atomic_write
 from fast_style.io.outputs import check_output, safe_name
-from fast_style.model_card import load_model, save_model
+from fast_style.inference.paintings import fold_paintings
+from fast_style.model_card import ModelCard, load_model, save_model
+from fast_style.nn.arbitrary import ArbitraryStyleNet
+from fast_style.nn.transformer import TransformerNet
 from fast_style.zoo import zoo_dir
 from fast_style.settings import flag, one_of, whole
 
-SUFFIXES = {"torchscript": ".torchscript.pt", "onnx": ".onnx"}
+SUFFIXES = {"torchscript": ".torchscript.pt", "onnx": ".onnx", "pt": ".pt"}
 TOLERANCE = 1e-3  # outputs are in [0, 1]; float32 round-off is ~1e-6
 
 
 def export(cfg: DictConfig) -> tuple[Path, float]:
     """Export, reload and compare; returns (file, max abs difference)."""
-    fmt = one_of("format", str(cfg.format).lower(), (*STANDALONE_FORMATS, "web", "zoo"))
     if not cfg.model:
         raise FastStyleError("model=PATH is required: an exported .pt or a training .ckpt")
     check_size = cfg.check_size
@@ -42,7 +46,12 @@ def export(cfg: DictConfig) -> tuple[Path, float]:
     check_size = [whole(f"check_size[{i}]", side, MIN_SIDE, 4096) for i, side in enumerate(check_size)]
     model_path = Path(cfg.model).expanduser()
     net, card = load_model(model_path)
-    output = check_output("output", cfg.output or model_path.with_name(model_path.stem + SUFFIXES[fmt]), folder=False,
+    if cfg.style is not None or card.arbitrary:
+        net, card = one_style(net, card, cfg)
+    default = "pt" if cfg.style is not None else "torchscript"
+    fmt = one_of("format", str(cfg.format or default).lower(), (*STANDALONE_FORMATS, "pt"))
+    stem = safe_name(card.style.name) if cfg.style is not None else model_path.stem
+    output = check_output("output", cfg.output or model_path.with_name(stem + SUFFIXES[fmt]), folder=False,
                           inputs=[model_path])
     generator = torch.Generator().manual_seed(0)
     inputs = [torch.rand(1, 3, *check_size, generator=generator)]
@@ -50,15 +59,29 @@ def export(cfg: DictConfig) -> tuple[Path, float]:
         inputs.append(torch.rand(net.num_styles, generator=generator))
     # Written and checked under a temporary name: only a file that passed the check takes the output's name.
     with atomic_write(output) as tmp:
-        (export_onnx if fmt == "onnx" else export_torchscript)(net, card, tmp)
+        writer = {"onnx": export_onnx, "torchscript": export_torchscript, "pt": save_model}[fmt]
+        writer(tmp, net, card) if fmt == "pt" else writer(net, card, tmp)
         cpu = torch.device("cpu")
-        standalone = OnnxModel(tmp, cpu) if fmt == "onnx" else load_torchscript(tmp, cpu)[0]
+        standalone = {"onnx": lambda: OnnxModel(tmp, cpu), "torchscript": lambda: load_torchscript(tmp, cpu)[0],
+                      "pt": lambda: load_model(tmp)[0]}[fmt]()
         with torch.inference_mode():
             difference = (standalone(*inputs) - net(*inputs)).abs().max().item()
         if not difference <= TOLERANCE:
             raise FastStyleError(f"{output}: the {fmt} export differs from PyTorch by {difference:.2e} "
                                  f"(> {TOLERANCE}); nothing written, please report this")
     return output, difference
+
+
+def one_style(net: TransformerNet | ArbitraryStyleNet, card: ModelCard, cfg: DictConfig
+              ) -> tuple[TransformerNet, ModelCard]:
+    """``style=``: an arbitrary-style network's painting (or blend) or a multi-style network's style (or blend),
+    folded into a single-style network and its card."""
+    if isinstance(net, ArbitraryStyleNet):
+        folded, chosen, _ = fold_paintings(net, card, cfg.style, "style", cfg.style_size, cfg.max_pixels,
+                                          cfg.assets_dir)
+        return folded, chosen
+    weights, chosen = card.select(cfg.style, f"model={cfg.model}")
+    return (net.fold(weights) if weights is not None else net).eval(), chosen
 
 
 def to_zoo(cfg: DictConfig) -> tuple[Path, float]:

@@ -1,6 +1,7 @@
 """Build a gallery: ``python scripts/gallery.py 'models=[a.pt,b.pt]' input=DIR output=gallery.jpg``.
 
-One image: each network's painting on top (a column per style of a multi-style network), then each photo
+One image: each network's painting on top (a column per style of a multi-style network, per painting of
+``paintings=DIR`` for an arbitrary-style one), then each photo
 beside its stylised versions, and with ``blend=[a,b]`` a last row blending a multi-style network's styles a
 to b. Unreadable photos are skipped and named; the output is written whole or not at all.
 """
@@ -17,6 +18,7 @@ from fast_style.config import MODEL_SCRIPTS_DIR, command, run_or_exit
 from fast_style.errors import FastStyleError
 from fast_style.evaluate.gallery import gallery
 from fast_style.evaluate.style_distance import judge_for
+from fast_style.inference.paintings import painting_files
 from fast_style.inference.stylizer import Stylizer
 from fast_style.io.images import require_images, save_image
 from fast_style.io.outputs import check_output
@@ -52,20 +54,26 @@ def run(cfg: DictConfig) -> int:
     device = choose_device(str(cfg.device))
     precision = choose_precision(str(cfg.precision), device)
     steps = whole("blend_steps", cfg.blend_steps, 2, 32)
-    networks, blend = [], []
+    networks, blend, paintings = [], [], []
+    painting = {"style_size": cfg.style_size, "max_pixels": max_pixels, "assets_dir": cfg.assets_dir}
     for model in models:
-        names = load_model(model)[1].names
-        # A multi-style network: a column per style; the blend row from the first one holding both styles.
-        for name in names if len(names) > 1 else [None]:
-            stylizer = Stylizer.from_file(model, name, device, precision)
+        card = load_model(model)[1]
+        names = card.names
+        # A multi-style network: a column per style; the blend row from the first one holding both styles. An
+        # arbitrary-style network: a column per painting of paintings=.
+        columns = painting_files("paintings", cfg.paintings) if card.arbitrary else names if len(names) > 1 else [None]
+        for name in columns:
+            stylizer = Stylizer.from_file(model, None if name is None else str(name), device, precision,
+                                          setting="paintings" if card.arbitrary else "style", painting=painting)
             networks.append((stylizer.card.style, stylizer))
+            paintings.append(name if card.arbitrary else None)
         if cfg.blend is not None and not blend and len(names) > 1:
             first, second = blend_pair(cfg.blend, names)
             blend = [Stylizer.from_file(model, {first: 1 - t, second: t}, device, precision, setting="blend")
                      for t in torch.linspace(0, 1, steps).tolist()]
     if cfg.blend is not None and not blend:
         raise FastStyleError(f"blend={cfg.blend}: blends need a multi-style model among models")
-    sheet, skipped = gallery(networks, photos, tile, max_size, cfg.assets_dir, blend, max_pixels, judge)
+    sheet, skipped = gallery(networks, photos, tile, max_size, cfg.assets_dir, blend, max_pixels, judge, paintings)
     for path, reason in skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     save_image(sheet, output, quality)

@@ -31,7 +31,9 @@ def infer(cfg: DictConfig) -> int:
         jobs, existing = plan_jobs(cfg.input, cfg.output, cfg.format, cfg.overwrite, required=not (videos or videos_kept))
     reuse_freed_memory()  # before the first forward pass: activations reuse freed buffers instead of faulting in
     stylizer = Stylizer.from_file(cfg.model, cfg.style, str(cfg.device), str(cfg.precision), tile=cfg.tile,
-                                  overlap=cfg.tile_overlap, strength=cfg.strength, preserve_color=cfg.preserve_color)
+                                  overlap=cfg.tile_overlap, strength=cfg.strength, preserve_color=cfg.preserve_color,
+                                  painting={"style_size": cfg.style_size, "max_pixels": cfg.max_pixels,
+                                            "assets_dir": cfg.assets_dir})
     print(f"model: {cfg.model} ({stylizer.kind}, {stylizer.card.style.name}); device: {stylizer.device}, "
           f"{str(stylizer.precision).removeprefix('torch.')}")
     if existing + videos_kept:

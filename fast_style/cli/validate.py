@@ -2,7 +2,8 @@
 ``python scripts/validate.py model=<run>/export/starry_night.pt input=DIR output=DIR``.
 
 Writes ``report.json`` (per photo and medians), ``report.md`` and ``side_by_side/*.png`` to ``output``; for a
-multi-style model, that for each style in ``output/<style>/`` and a table of the styles in ``output/report.md``.
+multi-style model, that for each style in ``output/<style>/`` and a table of the styles in ``output/report.md``; for
+an arbitrary-style model, the same for each painting of ``paintings=DIR`` (or ``'paintings=[a.jpg,b.jpg]'``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def run(cfg: DictConfig) -> dict:
             raise FastStyleError(f"{key}=PATH is required: {what}")
     return validate(cfg.model, cfg.input, cfg.output, cfg.image_size, cfg.optim.steps, cfg.optim.lr,
                     choose_device(cfg.device), cfg.assets_dir, cfg.style_image, cfg.style, cfg.max_pixels,
-                    cfg.style_distance)
+                    cfg.style_distance, cfg.paintings, cfg.style_size)
 
 
 @command(MODEL_SCRIPTS_DIR, "validate")

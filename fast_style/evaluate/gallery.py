@@ -42,15 +42,18 @@ def fit_tile(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
 def gallery(networks: Sequence[tuple[StyleInfo, Stylizer]], photos: Sequence[Path],
             tile: tuple[int, int] = (192, 256), max_size: int | None = 512,
             assets_dir: str | Path | None = None, blend: Sequence[Stylizer] = (),
-            max_pixels: int | None = DEFAULT_MAX_PIXELS, judge: StyleJudge | None = None
-            ) -> tuple[Image.Image, list[tuple[Path, str]]]:
+            max_pixels: int | None = DEFAULT_MAX_PIXELS, judge: StyleJudge | None = None,
+            paintings: Sequence[Path | None] | None = None) -> tuple[Image.Image, list[tuple[Path, str]]]:
     """The gallery grid of ``photos`` (shrunk to at most ``max_size`` px on the long side before they are
     stylised) through each network, given as (the style it holds, its :class:`Stylizer`), and a last row of
     the first photo through each of ``blend`` (the steps of a blend between two styles); returns the grid
     and the photos that could not be read, with why (read as ``infer.py`` reads them: the same ``max_pixels``).
-    With a ``judge``, each stylised photo's tile is captioned with its style distance to the painting."""
+    With a ``judge``, each stylised photo's tile is captioned with its style distance to the painting.
+    ``paintings``: each column's painting file where it is not the style's own (found by checksum otherwise),
+    as for the paintings handed to an arbitrary-style network."""
     height, width = tile
-    files = [find_style_image(style, assets_dir, None) for style, _ in networks]
+    given = list(paintings) if paintings is not None else [None] * len(networks)
+    files = [path or find_style_image(style, assets_dir, None) for (style, _), path in zip(networks, given)]
     paintings = [fit_tile(read_tensor(path)[None], height, width) for path in files]
     embeddings = [judge.embed(load_image(path)) for path in files] if judge else []
     rows = [[torch.ones(1, 3, height, width), *paintings]]

@@ -28,7 +28,9 @@ from fast_style.errors import FastStyleError
 from fast_style.io.images import DEFAULT_MAX_PIXELS, UnreadablePhoto, read_checked, require_images, save_image
 from fast_style.losses.perceptual import PerceptualLoss
 from fast_style.losses.rebuild import loss_for_model
+from fast_style.inference.paintings import PaintingEncoder, fold_paintings, painting_files
 from fast_style.model_card import ModelCard, load_model
+from fast_style.nn.arbitrary import ArbitraryStyleNet
 from fast_style.optimization import Iterate, check_settings, optimize
 from fast_style.io.outputs import check_output, inside, safe_name
 from fast_style.evaluate.quality import blown_out_share, contact_sheet, crushed_share, fit_height
@@ -197,13 +199,17 @@ def validate(model: str | Path, inputs: str | Path, output: str | Path, image_si
              steps: int = 200,
              lr: float | None = None, device: torch.device | str = "cpu", assets_dir: str | Path | None = None,
              style_image: str | None = None, style: str | None = None,
-             max_pixels: int | None = DEFAULT_MAX_PIXELS, style_distance: object = "auto") -> dict[str, Any]:
+             max_pixels: int | None = DEFAULT_MAX_PIXELS, style_distance: object = "auto",
+             paintings: Any = None, style_size: int | None = None) -> dict[str, Any]:
     """Compare the network in ``model`` with L-BFGS on every photo in ``inputs``; write the report to
     ``output`` (report.json and report.md, rewritten after each photo, side_by_side/*.png and
     contact_sheet.png). ``image_size``: the long side photos are shrunk to; None keeps their own size.
 
     A multi-style model is validated style by style (or only ``style``), each on its own loss, into
     ``output/<style>/``, with ``report.json`` and ``report.md`` in ``output`` comparing the styles' medians.
+
+    An arbitrary-style model is validated painting by painting (``paintings``: a folder or a list of files, or
+    the one painting ``style``), each folded in at long side ``style_size`` (default: as trained), the same way.
 
     ``style_distance``: auto, true or false: measure each image's distance to the painting with the independent
     judge (:mod:`fast_style.evaluate.style_distance`); auto does where it is installed."""
@@ -222,6 +228,12 @@ def validate(model: str | Path, inputs: str | Path, output: str | Path, image_si
     settings = {"image_size": image_size, "steps": steps, "lr": lr, "device": device, "assets_dir": assets_dir,
                 "style_image": style_image, "max_pixels": max_pixels, "judge": judge, "no_judge": no_judge}
     names = card.names
+    if card.arbitrary:
+        return validate_paintings(transformer, card, str(model), painting_files("paintings", paintings or (
+            [style] if isinstance(style, str) else None)), style_size, files, root, output, settings)
+    if paintings is not None:
+        raise FastStyleError(f"paintings={paintings}: {model} is {card.kind()} network, which holds its styles; "
+                             "leave paintings out (it is for arbitrary-style networks)")
     if len(names) == 1:
         card.select(style, str(model))  # refuses style= for a single-style model
         return validate_network(transformer, card, str(model), files, root, output, **settings)
@@ -239,6 +251,25 @@ def validate(model: str | Path, inputs: str | Path, output: str | Path, image_si
                                   inside(output, safe_name(name)), **settings)
         report["styles"][name] = single["summary"]
         report["skipped"] = single["skipped"]  # the same photos for every style
+        _write_reports(output, report, styles_markdown(report))
+    return report
+
+
+def validate_paintings(net: ArbitraryStyleNet, card: ModelCard, model: str, paintings: Sequence[Path],
+                       style_size: int | None, files: Sequence[Path], root: Path, output: Path,
+                       settings: dict[str, Any]) -> dict[str, Any]:
+    """An arbitrary-style network painting by painting: each folded in (zero-shot) and validated on the
+    network's loss against that painting, into ``output/<painting>/``, with the table of paintings in ``output``."""
+    report: dict[str, Any] = {"model": model, "image_size": settings["image_size"], "steps": settings["steps"],
+                              "device": str(settings["device"]), "styles": {}}
+    encoder = PaintingEncoder.of(net, card, settings["assets_dir"], torch.device("cpu"))
+    for path in paintings:
+        folded, chosen, milliseconds = fold_paintings(net, card, str(path), "paintings", style_size,
+                                                      settings["max_pixels"], settings["assets_dir"], encoder)
+        single = validate_network(folded, chosen, model, files, root, inside(output, safe_name(path.stem)),
+                                  **{**settings, "style_image": str(path)})
+        report["styles"][path.stem] = {**single["summary"], "prediction_ms": milliseconds}
+        report["skipped"] = single["skipped"]
         _write_reports(output, report, styles_markdown(report))
     return report
 

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from fast_style.io.atomic import atomic_write
 from fast_style import zoo
 from fast_style.errors import FastStyleError
+from fast_style.io.images import DEFAULT_MAX_PIXELS
 from fast_style.model_card import ModelCard, is_torchscript, load_model
 from fast_style.styles import StyleInfo
 from fast_style.nn.transformer import TransformerNet
@@ -130,14 +131,16 @@ class FixedStyle:
         return self.model(x, self.weights.to(x.device))
 
 
-def open_model(path: str | Path, device: torch.device, style: Any = None, setting: str = "style"
-               ) -> tuple[Model, ModelCard, str]:
+def open_model(path: str | Path, device: torch.device, style: Any = None, setting: str = "style",
+               style_size: int | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+               assets_dir: str | Path | None = None) -> tuple[Model, ModelCard, str]:
     """Any model file ``infer.py`` accepts, on ``device``, as a network of the one style or blend ``style``
     (``setting=value`` on the command line): our exported ``.pt`` or a training ``.ckpt`` (loaded with
     ``weights_only=True``; a multi-style network folded to a plain single-style one, which runs as fast as any),
     a TorchScript file or an ONNX file (given the style weights as their second input). Returns the model,
     the card of the chosen style and the kind of file (``fast_style``, ``torchscript``, ``onnx``). A name that is
-    no file is a network of the zoo (:mod:`fast_style.zoo`)."""
+    no file is a network of the zoo (:mod:`fast_style.zoo`). An arbitrary-style network takes a painting's file
+    (or a blend of files) as ``style``, at long side ``style_size``, and is folded like a multi-style one."""
     path = zoo.resolve(path, "model")
     if not path.is_file():
         raise FastStyleError(f"model={path}: file not found; give an exported .pt, a training .ckpt, "
@@ -151,6 +154,12 @@ def open_model(path: str | Path, device: torch.device, style: Any = None, settin
     else:
         (model, card), kind = load_model(path), "fast_style"
         model = model.to(device)
+        if card.arbitrary:
+            from fast_style.inference.paintings import fold_paintings
+
+            model, chosen, milliseconds = fold_paintings(model, card, style, setting, style_size, max_pixels,
+                                                         assets_dir)
+            return model, chosen, f"arbitrary-style, painting predicted in {milliseconds:.0f} ms"
     weights, chosen = card.select(style, f"model={path}", setting)
     if weights is not None:
         model = model.fold(weights) if isinstance(model, TransformerNet) else FixedStyle(model, weights)

@@ -19,8 +19,13 @@ from fast_style.io.images import save_image
 from fast_style.losses.perceptual import PerceptualLoss
 from fast_style.losses.stability import StabilityLoss
 from fast_style.model_card import ModelCard
+from fast_style.nn.arbitrary import ArbitraryStyleNet
 from fast_style.nn.transformer import TransformerNet
 from fast_style.settings import real, whole
+
+
+# The paintings an arbitrary-style network's previews show, one row each.
+PREVIEW_PAINTINGS = 4
 
 
 class StyleTransferModule(pl.LightningModule):
@@ -30,13 +35,18 @@ class StyleTransferModule(pl.LightningModule):
     A network of several styles trains them at once: the images of a batch take the trained styles round robin
     (counted over steps and DDP processes, so every style gets the same number of images and a resumed run
     carries on the same sequence), each with its own style's loss. ``trained`` are the network's style
-    indices of the loss's styles, in order: all of them, or only those added to a trained network."""
+    indices of the loss's styles, in order: all of them, or only those added to a trained network.
 
-    def __init__(self, transformer: TransformerNet, criterion: PerceptualLoss,
+    An arbitrary-style network (:class:`ArbitraryStyleNet`) trains the same way on the loss's styles, which are
+    views of many paintings: ``paintings`` holds each one's statistics, from which the network predicts its
+    parameters."""
+
+    def __init__(self, transformer: TransformerNet | ArbitraryStyleNet, criterion: PerceptualLoss,
                  optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer],
                  warmup_steps: int = 100, preview_every: int = 200, card: ModelCard | None = None,
                  preview_dir: str | Path | None = None, stability: StabilityLoss | None = None,
-                 trained: Sequence[int] | None = None, lr_decay_to: float | None = None) -> None:
+                 trained: Sequence[int] | None = None, lr_decay_to: float | None = None,
+                 paintings: torch.Tensor | None = None) -> None:
         super().__init__()
         self.transformer = transformer
         self.criterion = criterion
@@ -48,10 +58,12 @@ class StyleTransferModule(pl.LightningModule):
         self.card = card
         self.preview_dir = Path(preview_dir) if preview_dir else None
         self.stability = stability  # optional temporal-stability term (fast_style/losses/stability.py)
-        self.trained = list(range(transformer.num_styles) if trained is None else trained)
+        self.arbitrary = isinstance(transformer, ArbitraryStyleNet)
+        if self.arbitrary:
+            self.register_buffer("paintings", paintings, persistent=False)
+        self.trained = list(range(criterion.num_styles if self.arbitrary else transformer.num_styles)
+                            if trained is None else trained)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.transformer(x)
 
     def sample_styles(self, batch_size: int) -> torch.Tensor:
         """Each image's index into the loss's styles: round robin from this step's first image."""
@@ -61,7 +73,11 @@ class StyleTransferModule(pl.LightningModule):
     def loss_terms(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         """The loss's terms for a batch of photos (``total`` is what is minimised; with several styles also
         each style's, ``<style>/<term>``), with the optional temporal-stability term (single-style networks)."""
-        if self.transformer.num_styles == 1:
+        if self.arbitrary:
+            styles = self.sample_styles(len(batch))
+            output = self.transformer(batch, self.paintings[styles])
+            terms = self.criterion(output, batch, styles)
+        elif self.transformer.num_styles == 1:
             output = self.transformer(batch)
             terms = self.criterion(output, batch)
         else:
@@ -77,7 +93,9 @@ class StyleTransferModule(pl.LightningModule):
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         terms = self.loss_terms(batch)
-        self.log_dict({f"train/{k}": v.detach() for k, v in terms.items() if k != "total"}, on_step=True)
+        # an arbitrary-style network's hundreds of painting views are logged together, not one by one
+        self.log_dict({f"train/{k}": v.detach() for k, v in terms.items()
+                       if k != "total" and not (self.arbitrary and "/" in k)}, on_step=True)
         self.log("train/total", terms["total"].detach(), on_step=True, prog_bar=True)
         return self.objective(terms)
 
@@ -87,7 +105,7 @@ class StyleTransferModule(pl.LightningModule):
         every style pulls on the shared weights in proportion to its loss, whatever its size. Style losses
         differ by orders of magnitude (mosaic's is ~30x starry_night's at their recommended weights), and
         unscaled the largest trains the shared convolutions alone (docs/multistyle.md)."""
-        if self.transformer.num_styles == 1:
+        if not self.arbitrary and self.transformer.num_styles == 1:
             return terms["total"]
         totals = torch.stack([terms[f"{name}/total"] for name in self.criterion.names if f"{name}/total" in terms])
         return (totals / totals.detach().clamp_min(torch.finfo(totals.dtype).tiny)).mean()
@@ -123,7 +141,11 @@ class StyleTransferModule(pl.LightningModule):
         self.log_previews()
 
     def stylise_previews(self, photos: torch.Tensor) -> list[torch.Tensor]:
-        """The rows of the preview grid below the photos: one per style the network holds."""
+        """The rows of the preview grid below the photos: one per style the network holds (an arbitrary-style
+        network: one per painting of the first ``PREVIEW_PAINTINGS``, whole)."""
+        if self.arbitrary:
+            count = min(PREVIEW_PAINTINGS, len(self.paintings))
+            return [self.transformer(photos, stats[None]).float() for stats in self.paintings[:count]]
         if self.transformer.num_styles == 1:
             return [self.transformer(photos).float()]
         eye = torch.eye(self.transformer.num_styles, device=photos.device)

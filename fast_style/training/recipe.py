@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
@@ -26,10 +27,13 @@ from fast_style.losses.perceptual import build_loss
 from fast_style.losses.stability import StabilityLoss, stability_term
 from fast_style.io.outputs import inside, safe_name
 from fast_style.model_card import ModelCard, build_network, load_model, save_model
+from fast_style.inference.paintings import PaintingEncoder
+from fast_style.nn.arbitrary import ArbitraryStyleNet
 from fast_style.nn.transformer import TransformerNet
 from fast_style.runtime import train_precision
 from fast_style.settings import real, whole
 from fast_style.styles import StyleInfo, check_style_list, load_style
+from fast_style.training.paintings import Paintings, load_paintings
 from fast_style.training.checkpoints import (AtomicCheckpointIO, RunLock, check_continues, find_resume, first_process,
                                              remove_checkpoint_leftovers)
 
@@ -76,6 +80,9 @@ def choose_styles(cfg: DictConfig) -> Styles:
             raise FastStyleError(f"add_styles_to={cfg.add_styles_to}: name the styles to add, e.g. 'styles=[udnie]'")
     if cfg.styles is None:
         return Styles([cfg])
+    if arbitrary(cfg):
+        raise FastStyleError(f"styles={cfg.styles}: an arbitrary-style network (model=arbitrary) trains on "
+                             "paintings.root=DIR; leave styles= out")
     if cfg.init is not None:
         raise FastStyleError(f"init={cfg.init}: fine-tuning starts from a single-style network; leave styles= "
                              "out, or extend a multi-style network with add_styles_to=")
@@ -87,10 +94,14 @@ def choose_styles(cfg: DictConfig) -> Styles:
     return Styles(style_runs(names), names, base)
 
 
-def start_from(transformer: TransformerNet, path: str) -> None:
-    """Load the weights of the model file ``path`` (fine-tuning); its network must be this run's ``model``."""
+def start_from(transformer: TransformerNet | ArbitraryStyleNet, path: str, cfg: DictConfig) -> None:
+    """Load the weights of the model file ``path`` (fine-tuning); its network must be this run's ``model``. An
+    arbitrary-style network given to a single-style run starts it from its prediction for the run's painting."""
     net, card = load_model(path, "init")
-    if net.num_styles != 1:
+    if card.arbitrary and isinstance(transformer, TransformerNet):
+        image, _ = load_style(cfg.style, cfg.assets_dir)
+        net = net.fold(PaintingEncoder.of(net, card, cfg.assets_dir, torch.device("cpu"))(image))
+    elif isinstance(net, TransformerNet) and net.num_styles != 1:
         raise FastStyleError(f"init={path}: a multi-style network ({', '.join(card.names)}); fine-tuning starts "
                              "from a single-style one (extend a multi-style network with add_styles_to=)")
     try:
@@ -110,9 +121,10 @@ def training_network(cfg: DictConfig, styles: Styles) -> TransformerNet:
         return net
     if styles.names is not None:
         return build_network({**to_dict(cfg.model), "num_styles": len(styles.names)})
-    net = build("model", cfg.model)
+    layers = {"style_layers": list(cfg.loss.style_layers)} if arbitrary(cfg) and not cfg.model.style_layers else {}
+    net = build("model", cfg.model, **layers)
     if cfg.init is not None:
-        start_from(net, cfg.init)
+        start_from(net, cfg.init, cfg)
     return net
 
 
@@ -135,6 +147,22 @@ def model_card(cfg: DictConfig, net: TransformerNet, styles: Styles, infos: list
     return ModelCard(network={**size, "num_styles": net.num_styles}, styles=(*held, *trained), vgg=vgg, data={"image_size": image_size}, train=train)
 
 
+def arbitrary(cfg: DictConfig) -> bool:
+    """Whether the run trains an arbitrary-style network (``model=arbitrary``)."""
+    return str(cfg.model.get("_target_", "")).endswith(ArbitraryStyleNet.__name__)
+
+
+def arbitrary_card(cfg: DictConfig, net: ArbitraryStyleNet, paintings: Paintings, vgg: dict[str, str],
+                   image_size: int) -> ModelCard:
+    """The card of an arbitrary-style network: its one style stands for the paintings it was trained on."""
+    train = {"command": " ".join(HydraConfig.get().overrides.task),
+             "paintings": [path.name for path in paintings.files], "views": len(paintings.views) // len(paintings.files)}
+    if cfg.init is not None:
+        train["init"] = str(cfg.init)
+    return ModelCard(network=net.config(), styles=(paintings.style(to_dict(cfg.loss)),), vgg=vgg,
+                     data={"image_size": image_size}, train=train)
+
+
 def train(cfg: DictConfig) -> Path | None:
     """Run training in the run folder, held by this run alone; return the model file written (on rank 0) or
     None (other ranks)."""
@@ -154,7 +182,7 @@ def train_in(cfg: DictConfig, run_dir: Path) -> Path | None:
                  if callback is not None]
     styles = choose_styles(cfg)
     stability = stability_term(cfg.stability)
-    if stability is not None and styles.names is not None:
+    if stability is not None and (styles.names is not None or arbitrary(cfg)):
         raise FastStyleError("stability: temporal-stability training is for single-style networks so far; "
                              "leave styles= out or set stability=none")
     transformer = training_network(cfg, styles)
@@ -168,17 +196,28 @@ def train_in(cfg: DictConfig, run_dir: Path) -> Path | None:
     datamodule = build("data", cfg.data)
     datamodule.setup("fit")
 
-    paintings = [load_style(run.style, cfg.assets_dir) for run in styles.runs]
-    criterion, vgg_info = build_loss([run.loss for run in styles.runs], [image for image, _ in paintings],
-                                     [info["name"] for _, info in paintings], cfg.assets_dir)
+    if isinstance(transformer, ArbitraryStyleNet):
+        collection = load_paintings(cfg.paintings, cfg.seed)
+        criterion, vgg_info = build_loss([cfg.loss] * len(collection.views), collection.views, collection.names,
+                                         cfg.assets_dir)
+        encoder = PaintingEncoder(criterion.vgg, transformer.style_layers)
+        statistics = torch.cat([encoder(view) for view in collection.views])
+        transformer.predictor.standardise(statistics)
+        card = arbitrary_card(cfg, transformer, collection, vgg_info, datamodule.image_size)
+    else:
+        paintings = [load_style(run.style, cfg.assets_dir) for run in styles.runs]
+        criterion, vgg_info = build_loss([run.loss for run in styles.runs], [image for image, _ in paintings],
+                                         [info["name"] for _, info in paintings], cfg.assets_dir)
+        card = model_card(cfg, transformer, styles, [info for _, info in paintings], vgg_info,
+                          datamodule.image_size, stability)
+        statistics = None
     criterion.check_side(f"data.image_size={datamodule.image_size}", datamodule.image_size)
-    card = model_card(cfg, transformer, styles, [info for _, info in paintings], vgg_info, datamodule.image_size,
-                      stability)
     if ckpt_path is not None:
         check_continues(ckpt_path, saved, card)
     module = build("module", cfg.module)(transformer=transformer, criterion=criterion, optimizer=optimizer,
                                          card=card, stability=stability,
-                                         trained=range(len(styles.held), transformer.num_styles))
+                                         paintings=statistics, trained=None if statistics is not None else
+                                         range(len(styles.held), transformer.num_styles))
     trainer: pl.Trainer = build("trainer", cfg.trainer, logger=instantiate(cfg.logger), callbacks=callbacks,
                                 precision=precision, plugins=[AtomicCheckpointIO()])
     announce(card, styles, cfg, ckpt_path, saved)
@@ -187,7 +226,8 @@ def train_in(cfg: DictConfig, run_dir: Path) -> Path | None:
     if not trainer.is_global_zero:
         return None
     card.train["steps"] = trainer.global_step
-    name = safe_name(card.styles[0].name) if styles.names is None else f"multistyle_{transformer.num_styles}"
+    name = ("arbitrary" if card.arbitrary else safe_name(card.styles[0].name) if styles.names is None
+            else f"multistyle_{transformer.num_styles}")
     return save_model(inside(run_dir / "export", f"{name}.pt"), module.transformer, card)
 
 

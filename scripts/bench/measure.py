@@ -46,6 +46,7 @@ from fast_style.io.images import find_images, fit_long_side, read_photo, save_im
 from fast_style.io.video_files import VideoSettings
 from fast_style.losses.perceptual import PerceptualLoss, build_loss
 from fast_style.model_card import ModelCard, build_network, load_model, save_model
+from fast_style.nn.arbitrary import ArbitraryStyleNet
 from fast_style.optimization import optimize
 from fast_style.runtime import (choose_device, choose_precision, reuse_freed_memory, synchronize, train_precision,
                                 use_channels_last)
@@ -82,8 +83,11 @@ def autocast_dtype(precision: str) -> torch.dtype | None:
 
 def styled_transformer(model_cfg: Mapping[str, Any], seed: int = 0) -> nn.Module:
     """The configured network with its (zero-initialised) last conv set to fixed random weights, so that
-    its output differs from its input as a trained model's does and precision errors are visible."""
+    its output differs from its input as a trained model's does and precision errors are visible. An arbitrary-style
+    network is folded for a random painting's statistics first: what inference runs."""
     net = build_network(dict(model_cfg))
+    if isinstance(net, ArbitraryStyleNet):
+        net = net.fold(torch.randn(1, net.predictor.mean.numel(), generator=torch.Generator().manual_seed(seed)))
     last = net.out[1]
     with torch.no_grad():
         last.weight.copy_(torch.randn(last.weight.shape, generator=torch.Generator().manual_seed(seed)) * 0.02)
@@ -155,6 +159,9 @@ def _train_step(case: Mapping[str, Any], device: torch.device) -> tuple[Callable
     net = build_network(dict(case["model"])).to(device)
     criterion = _criterion(case, device)
     photos = torch.rand(case["batch_size"], 3, case["size"], case["size"], device=device)
+    # an arbitrary-style network trains on each photo's painting statistics (random here)
+    paintings = (torch.randn(len(photos), net.predictor.mean.numel(), device=device),) \
+        if isinstance(net, ArbitraryStyleNet) else ()
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
     settings: dict[str, Any] = {"precision": "32-true"}
     loss: nn.Module = TextbookLoss(criterion)
@@ -167,7 +174,7 @@ def _train_step(case: Mapping[str, Any], device: torch.device) -> tuple[Callable
 
     def step() -> None:
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            total = loss(net(photos), photos)["total"]
+            total = loss(net(photos, *paintings), photos)["total"]
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(total).backward()
         scaler.step(optimizer)
