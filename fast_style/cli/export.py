@@ -25,7 +25,7 @@ from fast_style.inference.standalone import (MIN_SIDE, STANDALONE_FORMATS, OnnxM
                                              load_torchscript)
 from fast_style.io.atomic import atomic_write
 from fast_style.io.outputs import check_output, safe_name
-from fast_style.inference.paintings import fold_paintings
+from fast_style.io.images import DEFAULT_MAX_PIXELS
 from fast_style.model_card import ModelCard, load_model, save_model
 from fast_style.nn.arbitrary import ArbitraryStyleNet
 from fast_style.nn.transformer import TransformerNet
@@ -38,6 +38,9 @@ TOLERANCE = 1e-3  # outputs are in [0, 1]; float32 round-off is ~1e-6
 
 def export(cfg: DictConfig) -> tuple[Path, float]:
     """Export, reload and compare; returns (file, max abs difference)."""
+    formats = (*STANDALONE_FORMATS, "pt", "web", "zoo")
+    if cfg.format is not None:
+        one_of("format", str(cfg.format).lower(), formats)
     if not cfg.model:
         raise FastStyleError("model=PATH is required: an exported .pt or a training .ckpt")
     check_size = cfg.check_size
@@ -46,11 +49,12 @@ def export(cfg: DictConfig) -> tuple[Path, float]:
     check_size = [whole(f"check_size[{i}]", side, MIN_SIDE, 4096) for i, side in enumerate(check_size)]
     model_path = Path(cfg.model).expanduser()
     net, card = load_model(model_path)
-    if cfg.style is not None or card.arbitrary:
+    style = cfg.get("style")
+    if style is not None or card.arbitrary:
         net, card = one_style(net, card, cfg)
-    default = "pt" if cfg.style is not None else "torchscript"
-    fmt = one_of("format", str(cfg.format or default).lower(), (*STANDALONE_FORMATS, "pt"))
-    stem = safe_name(card.style.name) if cfg.style is not None else model_path.stem
+    default = "pt" if style is not None else "torchscript"
+    fmt = str(cfg.format or default).lower()
+    stem = safe_name(card.style.name) if style is not None else model_path.stem
     output = check_output("output", cfg.output or model_path.with_name(stem + SUFFIXES[fmt]), folder=False,
                           inputs=[model_path])
     generator = torch.Generator().manual_seed(0)
@@ -77,8 +81,10 @@ def one_style(net: TransformerNet | ArbitraryStyleNet, card: ModelCard, cfg: Dic
     """``style=``: an arbitrary-style network's painting (or blend) or a multi-style network's style (or blend),
     folded into a single-style network and its card."""
     if isinstance(net, ArbitraryStyleNet):
-        folded, chosen, _ = fold_paintings(net, card, cfg.style, "style", cfg.style_size, cfg.max_pixels,
-                                          cfg.assets_dir)
+        from fast_style.inference.paintings import fold_paintings  # the VGG (torchvision) only for a painting
+
+        folded, chosen, _ = fold_paintings(net, card, cfg.get("style"), "style", cfg.get("style_size"),
+                                          cfg.get("max_pixels", DEFAULT_MAX_PIXELS), cfg.get("assets_dir"))
         return folded, chosen
     weights, chosen = card.select(cfg.style, f"model={cfg.model}")
     return (net.fold(weights) if weights is not None else net).eval(), chosen

@@ -87,7 +87,7 @@ def test_infer_runs_standalone_models_with_tiling_and_metadata(exports: dict[str
 def test_export_refuses_unknown_format(tmp_path: Path, styled_model: Path) -> None:
     result = run_script("export.py", f"model={styled_model}", "format=tflite", f"output={tmp_path / 'm.tflite'}")
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == "error: format=tflite: use one of torchscript, onnx, web, zoo"
+    assert result.stderr.strip().splitlines()[-1] == "error: format=tflite: use one of torchscript, onnx, pt, web, zoo"
     assert not (tmp_path / "m.tflite").exists()
 
 

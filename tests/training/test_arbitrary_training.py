@@ -83,7 +83,7 @@ def test_a_painting_never_seen_is_folded_into_a_plain_network(arbitrary_model: P
         other = fold_paintings(net, card, str(paintings / PAINTINGS[0]), assets_dir=ASSETS)[0](photo)
         assert (other - folded(photo)).abs().mean() > 1e-3
         blend = {held_back: 1.0, str(paintings / PAINTINGS[0]): 0.0}
-        assert torch.allclose(fold_paintings(net, card, blend, assets_dir=ASSETS)[0](photo), folded(photo), atol=1e-6)
+        assert torch.allclose(fold_paintings(net, card, blend, assets_dir=ASSETS)[0](photo), folded(photo), atol=1e-5)
 
 
 def test_infer_export_and_standalone_give_the_same_picture(arbitrary_model: Path, paintings: Path, photos: Path,
