@@ -167,7 +167,7 @@ def test_half_written_checkpoints_of_a_killed_run_are_removed(trained_run: Path,
 @pytest.mark.parametrize(("override", "message"), [
     ("trainer.max_step=5", "trainer.max_step=5: no such setting; did you mean trainer.max_steps?"),
     ("data.imagesize=64", "data.imagesize=64: no such setting; did you mean data.image_size?"),
-    ("model=huge", "model=huge: no such model; use one of johnson, small"),
+    ("model=huge", "model=huge: no such model; use one of arbitrary, johnson, small"),
     ("+data_root=x", "+data_root=x: nothing reads data_root"),
     ("seed=-1", "seed=-1: use a whole number from 0 to 4294967295"),
     ("seed=99999999999", "seed=99999999999: use a whole number from 0 to 4294967295"),

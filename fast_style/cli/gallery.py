@@ -55,13 +55,13 @@ def run(cfg: DictConfig) -> int:
     precision = choose_precision(str(cfg.precision), device)
     steps = whole("blend_steps", cfg.blend_steps, 2, 32)
     networks, blend, paintings = [], [], []
-    painting = {"style_size": cfg.style_size, "max_pixels": max_pixels, "assets_dir": cfg.assets_dir}
+    painting = {"style_size": cfg.get("style_size"), "max_pixels": max_pixels, "assets_dir": cfg.assets_dir}
     for model in models:
         card = load_model(model)[1]
         names = card.names
         # A multi-style network: a column per style; the blend row from the first one holding both styles. An
         # arbitrary-style network: a column per painting of paintings=.
-        columns = painting_files("paintings", cfg.paintings) if card.arbitrary else names if len(names) > 1 else [None]
+        columns = painting_files("paintings", cfg.get("paintings")) if card.arbitrary else names if len(names) > 1 else [None]
         for name in columns:
             stylizer = Stylizer.from_file(model, None if name is None else str(name), device, precision,
                                           setting="paintings" if card.arbitrary else "style", painting=painting)

@@ -94,11 +94,13 @@ def choose_styles(cfg: DictConfig) -> Styles:
     return Styles(style_runs(names), names, base)
 
 
-def start_from(transformer: TransformerNet | ArbitraryStyleNet, path: str, cfg: DictConfig) -> None:
+def start_from(transformer: TransformerNet | ArbitraryStyleNet, path: str, cfg: DictConfig | None = None) -> None:
     """Load the weights of the model file ``path`` (fine-tuning); its network must be this run's ``model``. An
     arbitrary-style network given to a single-style run starts it from its prediction for the run's painting."""
     net, card = load_model(path, "init")
     if card.arbitrary and isinstance(transformer, TransformerNet):
+        if cfg is None:
+            raise FastStyleError(f"init={path}: an arbitrary-style network; fine-tuning from it needs the run's painting")
         image, _ = load_style(cfg.style, cfg.assets_dir)
         net = net.fold(PaintingEncoder.of(net, card, cfg.assets_dir, torch.device("cpu"))(image))
     elif isinstance(net, TransformerNet) and net.num_styles != 1:
