@@ -63,11 +63,16 @@ def export(cfg: DictConfig) -> tuple[Path, float]:
         inputs.append(torch.rand(net.num_styles, generator=generator))
     # Written and checked under a temporary name: only a file that passed the check takes the output's name.
     with atomic_write(output) as tmp:
-        writer = {"onnx": export_onnx, "torchscript": export_torchscript, "pt": save_model}[fmt]
-        writer(tmp, net, card) if fmt == "pt" else writer(net, card, tmp)
         cpu = torch.device("cpu")
-        standalone = {"onnx": lambda: OnnxModel(tmp, cpu), "torchscript": lambda: load_torchscript(tmp, cpu)[0],
-                      "pt": lambda: load_model(tmp)[0]}[fmt]()
+        if fmt == "pt":
+            save_model(tmp, net, card)
+            standalone = load_model(tmp)[0]
+        elif fmt == "onnx":
+            export_onnx(net, card, tmp)
+            standalone = OnnxModel(tmp, cpu)
+        else:
+            export_torchscript(net, card, tmp)
+            standalone = load_torchscript(tmp, cpu)[0]
         with torch.inference_mode():
             difference = (standalone(*inputs) - net(*inputs)).abs().max().item()
         if not difference <= TOLERANCE:
