@@ -114,6 +114,19 @@ def check_style_list(name: str, value: Any, options: Sequence[str]) -> list[str]
     return names
 
 
+def blend_shares(name: str, value: Mapping[Any, Any]) -> dict[Any, float]:
+    """A blend's weights ``{key: weight}`` checked (each non-negative, a positive and finite sum) and divided by
+    their sum: the one rule for blends of styles and of paintings."""
+    shares = {key: real(f"{name}.{key}", weight, low=0, hint="blend weights are non-negative shares")
+              for key, weight in value.items()}
+    total = sum(shares.values())
+    if total <= 0:
+        raise FastStyleError(f"{name}={dict(value)}: the weights sum to 0; give at least one a positive weight")
+    if not math.isfinite(total):
+        raise FastStyleError(f"{name}={dict(value)}: the weights overflow when summed; give shares such as 0.7 and 0.3")
+    return {key: share / total for key, share in shares.items()}
+
+
 def style_weights(name: str, value: Any, names: Sequence[str]) -> torch.Tensor:
     """The weight vector ``[len(names)]`` (summing to 1) for ``value``: one style's name, or a mapping of
     names to non-negative weights (``{candy: 0.7, mosaic: 0.3}``; divided by their sum)."""
@@ -123,18 +136,10 @@ def style_weights(name: str, value: Any, names: Sequence[str]) -> torch.Tensor:
     if not isinstance(value, Mapping) or not value:
         raise FastStyleError(f"{name}={value}: give one style's name or a blend such as "
                              f"'{name}={{{names[0]}: 0.5, {names[-1]}: 0.5}}'; {held}")
-    shares = [0.0] * len(names)
-    for style, weight in value.items():
-        if str(style) not in names:
-            raise FastStyleError(f"{name}: unknown style {str(style)!r}; {held}")
-        shares[names.index(str(style))] = real(f"{name}.{style}", weight, low=0,
-                                               hint="blend weights are non-negative shares")
-    total = sum(shares)
-    if total <= 0:
-        raise FastStyleError(f"{name}={dict(value)}: the weights sum to 0; give at least one style a positive weight")
-    if not math.isfinite(total):
-        raise FastStyleError(f"{name}={dict(value)}: the weights overflow when summed; give shares such as 0.7 and 0.3")
-    return torch.tensor([share / total for share in shares])
+    if unknown := [str(style) for style in value if str(style) not in names]:
+        raise FastStyleError(f"{name}: unknown style {unknown[0]!r}; {held}")
+    shares = blend_shares(name, {str(style): weight for style, weight in value.items()})
+    return torch.tensor([shares.get(style, 0.0) for style in names])
 
 
 def describe(weights: torch.Tensor, names: Sequence[str]) -> str:

@@ -3,11 +3,15 @@ settings, and a model card's choice of style."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
+from PIL import Image
 from torch import nn
 
 from fast_style.errors import FastStyleError
+from fast_style.inference.paintings import painting_shares
 from fast_style.model_card import ModelCard
 from fast_style.nn.layers import StyleNorm
 from fast_style.nn.transformer import TransformerNet
@@ -142,3 +146,31 @@ def test_multi_style_card_needs_a_style_and_single_style_card_takes_none() -> No
                                              r"leave style out$"):
         single.select("candy", "s.pt")
     assert single.select(None, "s.pt") == (None, single)
+
+
+@pytest.fixture
+def two_paintings(tmp_path: Path) -> tuple[Path, Path]:
+    first, second = tmp_path / "a.png", tmp_path / "b.png"
+    for path, colour in ((first, "red"), (second, "blue")):
+        Image.new("RGB", (16, 16), colour).save(path)
+    return first, second
+
+
+def test_a_painting_blend_is_divided_by_its_sum(two_paintings: tuple[Path, Path]) -> None:
+    first, second = two_paintings
+    assert painting_shares("style", str(first)) == {first: 1.0}
+    assert painting_shares("style", {str(first): 3, str(second): 1}) == {first: 0.75, second: 0.25}
+
+
+@pytest.mark.parametrize(("blend", "message"), [
+    ({"a": 0, "b": 0}, r"the weights sum to 0"),
+    ({"a": 1e308, "b": 1e308}, r"the weights overflow when summed"),
+    ({"a": -1, "b": 2}, r"use a number at least 0"),
+    ({"a": 1, "a_again": 1}, r"named twice in the blend"),
+])
+def test_a_bad_painting_blend_is_named(two_paintings: tuple[Path, Path], blend: dict[str, float],
+                                       message: str) -> None:
+    first, second = two_paintings
+    files = {"a": str(first), "b": str(second), "a_again": f"{first.parent}/./{first.name}"}
+    with pytest.raises(FastStyleError, match=message):
+        painting_shares("style", {files[key]: weight for key, weight in blend.items()})

@@ -20,8 +20,8 @@ from fast_style.losses.vgg import VGGFeatures, load_vgg
 from fast_style.model_card import ModelCard
 from fast_style.nn.arbitrary import ArbitraryStyleNet, painting_statistics
 from fast_style.nn.transformer import TransformerNet
-from fast_style.settings import real, whole
-from fast_style.styles import StyleInfo, describe
+from fast_style.settings import whole
+from fast_style.styles import StyleInfo, blend_shares, describe
 
 
 def painting_shares(setting: str, value: Any) -> dict[Path, float]:
@@ -32,7 +32,7 @@ def painting_shares(setting: str, value: Any) -> dict[Path, float]:
     shares = {value: 1.0} if isinstance(value, str) else value
     if not isinstance(shares, Mapping) or not shares:
         raise FastStyleError(f"{setting}={value}: give {example}")
-    paths = {}
+    paths: dict[Path, Any] = {}
     for name, share in shares.items():
         path = Path(str(name)).expanduser()
         if path.is_dir():
@@ -42,11 +42,10 @@ def painting_shares(setting: str, value: Any) -> dict[Path, float]:
                                  f"style name; give {example}")
         if not path.is_file():
             raise FastStyleError(f"{setting}={path}: painting not found; give the path of a JPEG or PNG painting")
-        paths[path] = real(f"{setting}.{name}", share, low=0, hint="blend weights are non-negative shares")
-    total = sum(paths.values())
-    if total <= 0:
-        raise FastStyleError(f"{setting}={dict(shares)}: the weights sum to 0; give a painting a positive weight")
-    return {path: share / total for path, share in paths.items()}
+        if any(path.samefile(seen) for seen in paths):
+            raise FastStyleError(f"{setting}: {name} is named twice in the blend; give each painting once")
+        paths[path] = share
+    return blend_shares(setting, paths)
 
 
 def painting_files(setting: str, value: Any) -> list[Path]:
