@@ -20,13 +20,13 @@ from fast_style.styles import StyleInfo, check_style_list, style_weights
 NAMES = ["starry_night", "candy", "mosaic"]
 
 
-def random_multistyle(num_styles: int = 3) -> TransformerNet:
+def random_multistyle(num_styles: int = 3, colour_hidden: int = 0) -> TransformerNet:
     """A small multi-style network with random weights everywhere (a fresh one is nearly the identity)."""
     torch.manual_seed(0)
-    net = TransformerNet((8, 16, 32), 2, num_styles)
+    net = TransformerNet((8, 16, 32), 2, num_styles, colour_hidden)
     for param in net.parameters():
         nn.init.normal_(param, std=0.3)
-    for param in (net.colour.weight, net.colour.bias):  # a colour shift of about 0.3, not 9
+    for param in (getattr(net.colour, name) for name in net.colour.rows()):  # a colour shift of about 0.3, not 9
         nn.init.normal_(param, std=0.3 / net.colour.gain)
     return net.eval()
 
@@ -61,8 +61,9 @@ def test_each_image_of_a_batch_gets_its_own_style() -> None:
     assert (y[1].std() / y[0].std() - 3).abs() < 1e-3
 
 
-def test_blend_one_zero_is_the_first_style_exactly_and_folds_into_a_plain_network() -> None:
-    net = random_multistyle()
+@pytest.mark.parametrize("colour_hidden", [0, 8])
+def test_blend_one_zero_is_the_first_style_exactly_and_folds_into_a_plain_network(colour_hidden: int) -> None:
+    net = random_multistyle(colour_hidden=colour_hidden)
     x = torch.rand(2, 3, 37, 53)
     first = net(x, torch.tensor([1.0, 0.0, 0.0]))
     assert torch.equal(net(x, torch.tensor([[1.0, 0.0, 0.0]] * 2)), first)

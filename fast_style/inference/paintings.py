@@ -122,7 +122,8 @@ def fold_paintings(net: ArbitraryStyleNet, card: ModelCard, value: Any, setting:
     else:
         chosen = StyleInfo(name=describe(torch.tensor(list(shares.values())), names),
                            weights={str(path): share for path, share in shares.items()}, loss=None)
-    network = {"channels": folded.channels, "num_res_blocks": folded.num_res_blocks, "num_styles": 1}
+    network = {"channels": folded.channels, "num_res_blocks": folded.num_res_blocks, "num_styles": 1,
+               "colour_hidden": folded.colour.hidden}
     frozen = replace(card, network=network, styles=(chosen,),
                      train={**card.train, "arbitrary": {"paintings": {str(p): s for p, s in shares.items()},
                                                         "size": size}})

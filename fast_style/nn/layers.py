@@ -45,6 +45,10 @@ class StyleNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(num_styles, num_features))
         self.bias = nn.Parameter(torch.zeros(num_styles, num_features))
 
+    def rows(self) -> list[str]:
+        """The names of the parameters with one row per style."""
+        return ["weight", "bias"]
+
     def affine(self, style: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Scale and shift: ``[C]`` of the one style (``style=None``), else ``[B, C]`` mixed by ``style``."""
         if style is None:
@@ -65,23 +69,43 @@ class StyleNorm(nn.Module):
 
 
 class ColourMap(nn.Module):
-    """The photo recoloured by a learned affine map of its own colours, ``x + gain * (A x + b)``, computed in
-    float32 so outputs keep all 256 levels; one ``A`` (3x3) and ``b`` per style (rows of ``weight`` and
-    ``bias``), mixed like :class:`StyleNorm`'s.
+    """The photo recoloured by a learned map of its own colours, ``x + gain * (A x + b + B relu(W x + c))``,
+    computed in float32 so outputs keep all 256 levels. ``A`` (3x3), ``b`` and ``B`` (3 x ``hidden``) have one
+    row per style (``weight``, ``bias``, ``hidden_weight``), mixed like :class:`StyleNorm`'s; the ``hidden`` units
+    ``relu(W x + c)`` are shared by every style, so a blend of styles blends their recoloured photos exactly.
 
     Instance norm removes each image's channel means and contrasts after the first conv, so the layers behind
     it cannot see a photo's overall colour cast, and a residual they compute cannot undo it: turning a photo's
     palette into the painting's took the network thousands of steps, while this map, which sees the colours
-    directly, learns it in a hundred (docs/validation.md). ``A = b = 0`` at the start (the photo unchanged).
-    ``gain`` scales Adam's steps on these 12 numbers to 30x the network's learning rate (10x and 100x learned
-    the palette less well in the demo)."""
+    directly, learns it in a hundred (docs/validation.md). An affine map (``hidden=0``) can only move the
+    palette's mean and spread; the sliced colour term asks for the painting's whole colour distribution, and what
+    the map cannot give, the residual painted, in bands along every edge (docs/recipes.md). The hidden units are
+    hinges through random colours of the cube: a piecewise-linear map per pixel, which cannot draw halos.
+    ``A = b = B = 0`` at the start (the photo unchanged). ``gain`` scales Adam's steps on these numbers to 30x the
+    network's learning rate (10x and 100x learned the palette less well in the demo), divided by
+    ``sqrt(hidden)`` for ``B``."""
 
-    def __init__(self, num_styles: int = 1) -> None:
+    def __init__(self, num_styles: int = 1, hidden: int = 0) -> None:
         super().__init__()
         self.gain = 30.0
+        self.hidden = hidden
         self.weight = nn.Parameter(torch.zeros(num_styles, 3, 3))
         self.bias = nn.Parameter(torch.zeros(num_styles, 3))
+        self.hinge_weight: nn.Parameter | None = None
+        self.hinge_bias: nn.Parameter | None = None
+        self.hidden_weight: nn.Parameter | None = None
+        if hidden:
+            generator = torch.Generator().manual_seed(0)
+            directions = torch.randn(hidden, 3, generator=generator)
+            through = torch.rand(hidden, 3, generator=generator)
+            self.hinge_weight = nn.Parameter(directions)
+            self.hinge_bias = nn.Parameter(-(directions * through).sum(1))
+            self.hidden_weight = nn.Parameter(torch.zeros(num_styles, 3, hidden))
         self.register_load_state_dict_pre_hook(start_unchanged)
+
+    def rows(self) -> list[str]:
+        """The names of the parameters with one row per style."""
+        return ["weight", "bias", *(["hidden_weight"] if self.hidden else [])]
 
     def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         """``style``: the style weights ``[B, num_styles]``; ``None`` for the one style of a single-style network."""
@@ -92,6 +116,12 @@ class ColourMap(nn.Module):
         matrix, bias, photo = self.gain * matrix.float(), self.gain * bias.float(), x.float()
         shift = (bias[:, :, None, None] + matrix[:, :, 0, None, None] * photo[:, 0:1]
                  + matrix[:, :, 1, None, None] * photo[:, 1:2] + matrix[:, :, 2, None, None] * photo[:, 2:3])
+        hidden_weight, hinge_weight, hinge_bias = self.hidden_weight, self.hinge_weight, self.hinge_bias
+        if hidden_weight is not None and hinge_weight is not None and hinge_bias is not None:
+            rows = hidden_weight[:1] if style is None else mix_rows(style, hidden_weight)
+            hinges = F.relu(F.conv2d(photo, hinge_weight.float()[:, :, None, None], hinge_bias.float()))
+            out = (self.gain / self.hidden ** 0.5) * rows.float()
+            shift = shift + torch.matmul(out, hinges.flatten(2)).view_as(shift)
         return x + shift.to(x.dtype)
 
 

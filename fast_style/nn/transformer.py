@@ -82,7 +82,8 @@ class TransformerNet(nn.Module):
     weights, ``[num_styles]`` for the whole batch or ``[B, num_styles]`` per image, divided by their sum (so
     ``[7, 3]`` blends as ``[0.7, 0.3]``)."""
 
-    def __init__(self, channels: Sequence[int] = (32, 64, 128), num_res_blocks: int = 5, num_styles: int = 1) -> None:
+    def __init__(self, channels: Sequence[int] = (32, 64, 128), num_res_blocks: int = 5, num_styles: int = 1,
+                 colour_hidden: int = 0) -> None:
         super().__init__()
         c1, c2, c3 = check_channels(channels)
         self.channels = [c1, c2, c3]
@@ -101,7 +102,8 @@ class TransformerNet(nn.Module):
         nn.init.zeros_(self.out[1].weight)
         nn.init.zeros_(self.out[1].bias)
         self.output_gain = 1 / math.sqrt(self.out[1].weight[0].numel())
-        self.colour = ColourMap(s)
+        self.colour = ColourMap(s, whole("model.colour_hidden", colour_hidden, 0,
+                                         hint="the colour map's hidden units, e.g. 16 (0: an affine map)"))
 
     def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         if style is None and self.num_styles > 1:
@@ -136,11 +138,12 @@ class TransformerNet(nn.Module):
                               for rows in self._rows()])
 
     def _rows(self) -> list[torch.Tensor]:
-        return [getattr(layer, name) for layer in self.per_style() for name in ("weight", "bias")]
+        return [getattr(layer, name) for layer in self.per_style() for name in layer.rows()]
 
     def _resized(self, rows: list[torch.Tensor]) -> TransformerNet:
         """A network of this size whose per-style parameters are ``rows`` (in :meth:`_rows` order)."""
-        net = TransformerNet(self.channels, self.num_res_blocks, rows[0].shape[0]).to(self.blocks[0].conv[1].weight.device)
+        net = TransformerNet(self.channels, self.num_res_blocks, rows[0].shape[0], self.colour.hidden)
+        net = net.to(self.blocks[0].conv[1].weight.device)
         state = {**self.state_dict(), **dict(zip(_row_names(self), rows))}
         net.load_state_dict(state)
         return net.train(self.training)
@@ -161,7 +164,7 @@ class TransformerNet(nn.Module):
 
 def _row_names(net: TransformerNet) -> list[str]:
     names = {layer: name for name, layer in net.named_modules()}
-    return [f"{names[layer]}.{param}" for layer in net.per_style() for param in ("weight", "bias")]
+    return [f"{names[layer]}.{param}" for layer in net.per_style() for param in layer.rows()]
 
 
 def pad_to_fit(x: torch.Tensor) -> torch.Tensor:
