@@ -137,3 +137,26 @@ def test_onnx_model_stylises_images_under_8_px(exports: dict[str, Path], styled_
     x = torch.rand(2, 3, 5, 3, generator=torch.Generator().manual_seed(3))
     reference = load_model(styled_model)[0](x)
     assert (model(x) - reference).abs().max() < 1e-4
+
+
+def test_a_colour_map_with_hidden_units_exports_to_both_formats(tmp_path: Path) -> None:
+    """``model.colour_hidden``: the hinges and their per-style rows travel in TorchScript and ONNX alike."""
+    from fast_style.inference.standalone import OnnxModel, export_onnx, export_torchscript
+    from fast_style.model_card import ModelCard
+    from fast_style.nn.transformer import TransformerNet
+    from fast_style.styles import StyleInfo
+
+    torch.manual_seed(0)
+    net = TransformerNet((4, 8, 8), 1, colour_hidden=8).eval()
+    with torch.no_grad():
+        net.colour.hidden_weight.normal_(std=0.3 / net.colour.gain)
+    card = ModelCard({"channels": [4, 8, 8], "num_res_blocks": 1, "num_styles": 1, "colour_hidden": 8},
+                     (StyleInfo("starry_night"),))
+    x = torch.rand(1, 3, 21, 30)
+    expected = net(x)
+    assert (expected - x).abs().mean() > 0.01  # the residual starts at zero: the hinges alone change the photo
+    scripted = torch.jit.load(str(export_torchscript(net, card, tmp_path / "net.torchscript.pt")))
+    torch.testing.assert_close(scripted(x), expected, atol=1e-5, rtol=0)
+    onnx_model = OnnxModel(export_onnx(net, card, tmp_path / "net.onnx"), CPU)
+    torch.testing.assert_close(onnx_model(x), expected, atol=1e-4, rtol=0)
+    assert onnx_model.card.network["colour_hidden"] == 8
