@@ -36,9 +36,9 @@ REFUSED = ("fast_style/1",)
 @dataclass(frozen=True)
 class ModelCard:
     """What a model file holds besides the weights: ``network`` (channels, num_res_blocks, num_styles,
-    colour_hidden), the ``styles`` in the order of the network's style rows, the ``vgg`` (arch, source, file,
-    sha256) the losses were measured with, ``data`` (training crop size), ``train`` (steps, the command, init,
-    stability) and ``validation`` (the medians of validate.py's report, for a network of the zoo)."""
+    colour_hidden, colour_gain), the ``styles`` in the order of the network's style rows, the ``vgg`` (arch,
+    source, file, sha256) the losses were measured with, ``data`` (training crop size), ``train`` (steps, the
+    command, init, stability) and ``validation`` (the medians of validate.py's report, for a network of the zoo)."""
 
     network: dict[str, Any]
     styles: tuple[StyleInfo, ...]
@@ -82,9 +82,10 @@ class ModelCard:
             raw = upgrade_metadata(raw)
         known = {f.name for f in fields(StyleInfo)}
         styles = tuple(StyleInfo(**{k: v for k, v in style.items() if k in known}) for style in raw["styles"])
-        # Cards written before the colour map had hidden units (model.colour_hidden) hold an affine one.
-        return cls(network={"colour_hidden": 0, **raw["network"]}, styles=styles, vgg=raw.get("vgg"),
-                   data=dict(raw.get("data") or {}), train=dict(raw.get("train") or {}), format=raw.get("format", FORMAT),
+        # Cards written before model.colour_hidden and colour_gain were settings hold an affine map of gain 30.
+        network = {"colour_hidden": 0, "colour_gain": 30.0, **raw["network"]}
+        return cls(network=network, styles=styles, vgg=raw.get("vgg"), data=dict(raw.get("data") or {}),
+                   train=dict(raw.get("train") or {}), format=raw.get("format", FORMAT),
                    validation=dict(raw.get("validation") or {}))
 
     def select(self, value: Any, source: str, setting: str = "style") -> tuple[torch.Tensor | None, ModelCard]:

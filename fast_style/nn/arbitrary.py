@@ -79,12 +79,13 @@ class ArbitraryStyleNet(nn.Module):
     part as the paintings' different weights pull them apart."""
 
     def __init__(self, channels: Sequence[int] = (16, 32, 64), num_res_blocks: int = 3, prototypes: int = 32,
-                 hidden: int = 256, style_layers: Sequence[str] | None = None, colour_hidden: int = 0) -> None:
+                 hidden: int = 256, style_layers: Sequence[str] | None = None, colour_hidden: int = 0,
+                 colour_gain: float = 30.0) -> None:
         super().__init__()
         self.prototypes = whole("model.prototypes", prototypes, 2, hint="the prototype styles blended, e.g. 32")
         self.hidden = whole("model.hidden", hidden, 1, hint="the predictor's hidden width, e.g. 256")
         self.style_layers = [str(layer) for layer in style_layers or STYLE_LAYERS]
-        self.transformer = TransformerNet(channels, num_res_blocks, self.prototypes, colour_hidden)
+        self.transformer = TransformerNet(channels, num_res_blocks, self.prototypes, colour_hidden, colour_gain)
         stats_dim = 2 * sum(vgg_width(layer) for layer in self.style_layers)
         self.predictor = StylePredictor(stats_dim, self.prototypes, self.hidden)
 
@@ -92,7 +93,8 @@ class ArbitraryStyleNet(nn.Module):
         """What rebuilds this network (a model card's ``network``)."""
         t = self.transformer
         return {"channels": t.channels, "num_res_blocks": t.num_res_blocks, "prototypes": self.prototypes,
-                "hidden": self.hidden, "style_layers": self.style_layers, "colour_hidden": t.colour.hidden}
+                "hidden": self.hidden, "style_layers": self.style_layers, "colour_hidden": t.colour.hidden,
+                "colour_gain": t.colour.gain}
 
     def forward(self, x: torch.Tensor, stats: torch.Tensor) -> torch.Tensor:
         weights = self.predictor(stats)

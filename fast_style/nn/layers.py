@@ -81,13 +81,14 @@ class ColourMap(nn.Module):
     palette's mean and spread; the sliced colour term asks for the painting's whole colour distribution, and what
     the map cannot give, the residual painted, in bands along every edge (docs/recipes.md). The hidden units are
     hinges through random colours of the cube: a piecewise-linear map per pixel, which cannot draw halos.
-    ``A = b = B = 0`` at the start (the photo unchanged). ``gain`` scales Adam's steps on these numbers to 30x the
-    network's learning rate (10x and 100x learned the palette less well in the demo), divided by
-    ``sqrt(hidden)`` for ``B``."""
+    ``A = b = B = 0`` at the start (the photo unchanged). ``gain`` scales Adam's steps on these numbers against the
+    network's learning rate (divided by ``sqrt(hidden)`` for ``B``): at 30 the map learns the palette in a hundred
+    steps (10 and 100 learned it less well in the demo), and by then it has also flattened the photo's contrast,
+    which the residual must paint back; at 3 the residual and the map learn together (docs/recipes.md)."""
 
-    def __init__(self, num_styles: int = 1, hidden: int = 0) -> None:
+    def __init__(self, num_styles: int = 1, hidden: int = 0, gain: float = 30.0) -> None:
         super().__init__()
-        self.gain = 30.0
+        self.gain = gain
         self.hidden = hidden
         self.weight = nn.Parameter(torch.zeros(num_styles, 3, 3))
         self.bias = nn.Parameter(torch.zeros(num_styles, 3))

@@ -33,7 +33,7 @@ from torch import nn
 
 from fast_style.errors import FastStyleError
 from fast_style.nn.layers import ColourMap, ConvLayer, StyleNorm, mix_rows
-from fast_style.settings import whole
+from fast_style.settings import real, whole
 
 
 def check_channels(channels: Sequence[int]) -> list[int]:
@@ -83,7 +83,7 @@ class TransformerNet(nn.Module):
     ``[7, 3]`` blends as ``[0.7, 0.3]``)."""
 
     def __init__(self, channels: Sequence[int] = (32, 64, 128), num_res_blocks: int = 5, num_styles: int = 1,
-                 colour_hidden: int = 0) -> None:
+                 colour_hidden: int = 0, colour_gain: float = 30.0) -> None:
         super().__init__()
         c1, c2, c3 = check_channels(channels)
         self.channels = [c1, c2, c3]
@@ -103,7 +103,9 @@ class TransformerNet(nn.Module):
         nn.init.zeros_(self.out[1].bias)
         self.output_gain = 1 / math.sqrt(self.out[1].weight[0].numel())
         self.colour = ColourMap(s, whole("model.colour_hidden", colour_hidden, 0,
-                                         hint="the colour map's hidden units, e.g. 16 (0: an affine map)"))
+                                         hint="the colour map's hidden units, e.g. 16 (0: an affine map)"),
+                                real("model.colour_gain", colour_gain, above=0,
+                                     hint="how fast the colour map learns against the network, e.g. 30 or 3"))
 
     def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         if style is None and self.num_styles > 1:
@@ -142,7 +144,7 @@ class TransformerNet(nn.Module):
 
     def _resized(self, rows: list[torch.Tensor]) -> TransformerNet:
         """A network of this size whose per-style parameters are ``rows`` (in :meth:`_rows` order)."""
-        net = TransformerNet(self.channels, self.num_res_blocks, rows[0].shape[0], self.colour.hidden)
+        net = TransformerNet(self.channels, self.num_res_blocks, rows[0].shape[0], self.colour.hidden, self.colour.gain)
         net = net.to(self.blocks[0].conv[1].weight.device)
         state = {**self.state_dict(), **dict(zip(_row_names(self), rows))}
         net.load_state_dict(state)

@@ -132,6 +132,20 @@ def test_hidden_units_learn_a_tone_curve_that_an_affine_map_cannot() -> None:
     assert errors[16] < errors[0] / 3
 
 
+def test_the_colour_gain_sets_how_far_one_adam_step_moves_the_recoloured_photo() -> None:
+    """``model.colour_gain``: one Adam step on the colour map moves its output in proportion to the gain."""
+    photos = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    moved = {}
+    for gain in (3.0, 30.0):
+        net = TransformerNet((4, 4, 4), 0, colour_gain=gain)
+        optimizer = torch.optim.Adam(net.colour.parameters(), lr=1e-3)
+        (net.colour(photos) - 0.5).pow(2).mean().backward()
+        optimizer.step()
+        with torch.no_grad():
+            moved[gain] = (net.colour(photos) - photos).abs().mean().item()
+    assert moved[30.0] / moved[3.0] == pytest.approx(10, rel=1e-3)
+
+
 def test_model_files_from_before_the_colour_map_load_as_the_network_they_held() -> None:
     torch.manual_seed(0)
     old = TransformerNet((8, 16, 32), 1)

@@ -76,7 +76,8 @@ def test_model_file_holds_every_style_with_its_own_settings(multi_model: Path, a
         assert entry["loss"]["tv_weight"] == 2 and entry["size"] == 128  # the run's overrides apply to all
     # each style keeps its recommended weights (configs/style/*.yaml: 3 for starry_night, 10 for candy)
     assert [entry["loss"]["style_weight"] for entry in raw["styles"]] == [3.0, 10.0]
-    assert raw["network"] == {"channels": [16, 32, 64], "num_res_blocks": 3, "colour_hidden": 0, "num_styles": 2}
+    assert raw["network"] == {"channels": [16, 32, 64], "num_res_blocks": 3, "colour_hidden": 0, "colour_gain": 30.0,
+                              "num_styles": 2}
     assert "styles=[starry_night,candy]" in raw["train"]["command"] and raw["train"]["steps"] == 4
 
 
