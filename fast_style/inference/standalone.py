@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from fast_style.io.atomic import atomic_write
 from fast_style import zoo
 from fast_style.errors import FastStyleError
+from fast_style.inference.prepare import Model
 from fast_style.io.images import DEFAULT_MAX_PIXELS
 from fast_style.model_card import ModelCard, is_torchscript, load_model
 from fast_style.styles import StyleInfo
@@ -117,7 +118,6 @@ def load_torchscript(path: Path, device: torch.device) -> tuple[torch.jit.Script
     return scripted.eval(), read_card(extra[f"{META_KEY}.json"])
 
 
-Model = Callable[[torch.Tensor], torch.Tensor]
 
 
 class FixedStyle:

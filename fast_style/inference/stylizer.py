@@ -5,21 +5,19 @@ from a model file to stylised photos (every script and the benchmark use it)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from fast_style.errors import FastStyleError
-from fast_style.inference.prepare import for_inference, stored_in
+from fast_style.inference.prepare import Model, for_inference, stored_in
 from fast_style.inference.standalone import open_model
 from fast_style.inference.tiling import ALIGN, check_tile, shrink, stylize_tiled, with_shared_norm_stats
 from fast_style.model_card import ModelCard
 from fast_style.runtime import choose_device, choose_precision, free_memory
 from fast_style.settings import flag, real
 
-Model = Callable[[torch.Tensor], torch.Tensor]
 
 # Peak memory of the Johnson network per input pixel in float32: ~1 KB, measured on the CPU at 1024x1024
 # with ru_maxrss (the small model needs about half). 16-bit precisions need half of it.

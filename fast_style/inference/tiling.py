@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fast_style.inference.prepare import Model
 from fast_style.nn.layers import StyleNorm
 from fast_style.nn.transformer import TransformerNet
 
-Model = Callable[[torch.Tensor], torch.Tensor]
 
 # Side lengths stay multiples of 4 so that every tile sees the network's two stride-2 stages on the
 # same pixel grid as the whole image would.
