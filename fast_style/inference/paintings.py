@@ -122,9 +122,7 @@ def fold_paintings(net: ArbitraryStyleNet, card: ModelCard, value: Any, setting:
     else:
         chosen = StyleInfo(name=describe(torch.tensor(list(shares.values())), names),
                            weights={str(path): share for path, share in shares.items()}, loss=None)
-    network = {"channels": folded.channels, "num_res_blocks": folded.num_res_blocks, "num_styles": 1,
-               "colour_hidden": folded.colour.hidden, "colour_gain": folded.colour.gain}
-    frozen = replace(card, network=network, styles=(chosen,),
+    frozen = replace(card, network=folded.config(), styles=(chosen,),
                      train={**card.train, "arbitrary": {"paintings": {str(p): s for p, s in shares.items()},
                                                         "size": size}})
     return folded.to(device), frozen, milliseconds

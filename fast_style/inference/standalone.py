@@ -118,8 +118,6 @@ def load_torchscript(path: Path, device: torch.device) -> tuple[torch.jit.Script
     return scripted.eval(), read_card(extra[f"{META_KEY}.json"])
 
 
-
-
 class FixedStyle:
     """A standalone multi-style model (TorchScript or ONNX, called as ``model(image, style)``) with its
     style weights fixed, called like a single-style one (and, like one, opaque to tiling and autocast)."""

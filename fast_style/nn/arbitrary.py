@@ -91,10 +91,8 @@ class ArbitraryStyleNet(nn.Module):
 
     def config(self) -> dict[str, object]:
         """What rebuilds this network (a model card's ``network``)."""
-        t = self.transformer
-        return {"channels": t.channels, "num_res_blocks": t.num_res_blocks, "prototypes": self.prototypes,
-                "hidden": self.hidden, "style_layers": self.style_layers, "colour_hidden": t.colour.hidden,
-                "colour_gain": t.colour.gain}
+        transformer = {k: v for k, v in self.transformer.config().items() if k != "num_styles"}
+        return {**transformer, "prototypes": self.prototypes, "hidden": self.hidden, "style_layers": self.style_layers}
 
     def forward(self, x: torch.Tensor, stats: torch.Tensor) -> torch.Tensor:
         weights = self.predictor(stats)

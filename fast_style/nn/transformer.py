@@ -121,6 +121,11 @@ class TransformerNet(nn.Module):
             y = block(y, style)
         return add_residual(self.colour(x, style), self.out(y), self.output_gain, self.training)
 
+    def config(self) -> dict[str, object]:
+        """What rebuilds this network (a model card's ``network``)."""
+        return {"channels": self.channels, "num_res_blocks": self.num_res_blocks, "num_styles": self.num_styles,
+                "colour_hidden": self.colour.hidden, "colour_gain": self.colour.gain}
+
     def per_style(self) -> list[StyleNorm | ColourMap]:
         """The layers holding one row of ``weight`` and ``bias`` per style: the norms and the colour map."""
         return [*(m for m in self.modules() if isinstance(m, StyleNorm)), self.colour]
@@ -144,7 +149,7 @@ class TransformerNet(nn.Module):
 
     def _resized(self, rows: list[torch.Tensor]) -> TransformerNet:
         """A network of this size whose per-style parameters are ``rows`` (in :meth:`_rows` order)."""
-        net = TransformerNet(self.channels, self.num_res_blocks, rows[0].shape[0], self.colour.hidden, self.colour.gain)
+        net = TransformerNet(**{**self.config(), "num_styles": rows[0].shape[0]})
         net = net.to(self.blocks[0].conv[1].weight.device)
         state = {**self.state_dict(), **dict(zip(_row_names(self), rows))}
         net.load_state_dict(state)
