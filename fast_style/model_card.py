@@ -62,7 +62,7 @@ class ModelCard:
     @property
     def arbitrary(self) -> bool:
         """Whether the network takes the painting as an input (:mod:`fast_style.nn.arbitrary`)."""
-        return "prototypes" in self.network
+        return "style_dim" in self.network
 
     def kind(self) -> str:
         if self.arbitrary:
@@ -82,8 +82,9 @@ class ModelCard:
             raw = upgrade_metadata(raw)
         known = {f.name for f in fields(StyleInfo)}
         styles = tuple(StyleInfo(**{k: v for k, v in style.items() if k in known}) for style in raw["styles"])
-        # Cards written before model.colour_hidden and colour_gain were settings hold an affine map of gain 30.
-        network = {"colour_hidden": 0, "colour_gain": 30.0, **raw["network"]}
+        # Cards written before model.colour_hidden, colour_gain and norm_floor were settings hold an affine map of
+        # gain 30 and plain instance norms.
+        network = {"colour_hidden": 0, "colour_gain": 30.0, "norm_floor": 0.0, **raw["network"]}
         return cls(network=network, styles=styles, vgg=raw.get("vgg"), data=dict(raw.get("data") or {}),
                    train=dict(raw.get("train") or {}), format=raw.get("format", FORMAT),
                    validation=dict(raw.get("validation") or {}))
@@ -113,9 +114,9 @@ class ModelCard:
 
 
 def build_network(network: Mapping[str, Any]) -> TransformerNet | ArbitraryStyleNet:
-    """The (untrained) network a card's ``network`` describes: an arbitrary-style one has ``prototypes``."""
+    """The (untrained) network a card's ``network`` describes: an arbitrary-style one has ``style_dim``."""
     settings = {k: v for k, v in network.items() if not k.startswith("_")}
-    return ArbitraryStyleNet(**settings) if "prototypes" in settings else TransformerNet(**settings)
+    return ArbitraryStyleNet(**settings) if "style_dim" in settings else TransformerNet(**settings)
 
 
 def save_model(path: str | Path, net: torch.nn.Module, card: ModelCard, dtype: torch.dtype | None = None) -> Path:
@@ -184,6 +185,9 @@ def read_model_file(path: str | Path, setting: str = "model") -> tuple[ModelCard
 def load_model(path: str | Path, setting: str = "model") -> tuple[TransformerNet | ArbitraryStyleNet, ModelCard]:
     """The network of an exported ``.pt`` or training ``.ckpt`` (eval mode, weights loaded) and its card."""
     card, state = read_model_file(path, setting)
+    if "prototypes" in card.network:
+        raise FastStyleError(f"{setting}={path}: an arbitrary-style network of an earlier version (a blend of "
+                             "prototypes), which this version cannot run; retrain it with model=arbitrary")
     net = build_network(card.network)
     try:
         net.load_state_dict(state)

@@ -2,14 +2,17 @@
 per-style parameters (every norm's scale and shift, the colour map) are predicted from the painting.
 
 The painting is described by the frozen loss VGG's channel means and standard deviations at the style layers
-(what AdaIN matches, Huang & Belongie 2017), standardised over the training paintings; a small network maps
-them to a style vector of ``prototypes`` weights (a softmax). The transformer is a multi-style network of that
-many learned prototype styles, and a painting's style is the blend of them its weights give. A blend keeps every
-parameter inside the prototypes' range, so training is as stable as a multi-style network's (an unbounded linear
-map from the style vector, Ghiasi's dense layer, moved the parameters by the sum of all its rows' steps and
-diverged here within 50 steps). :meth:`ArbitraryStyleNet.fold` turns one painting, or a blend of paintings (a
-mix of their weights), into a plain single-style :class:`TransformerNet`, and inference, tiling, video and export
-run it unchanged.
+(what AdaIN matches, Huang & Belongie 2017), standardised over the training paintings; a small network maps them
+to a style vector ``s`` of ``style_dim`` numbers, and every per-style parameter is Ghiasi's dense layer of it:
+``base + mean_i(s_i * direction_i) / 2``. That is a transformer of ``1 + style_dim`` style rows mixed by the
+weights ``[1, s / (2 * style_dim)]``, so blending, folding and export are a multi-style network's. ``s`` is
+standardised across its numbers (zero mean, unit spread): the weights sum to 1, each painting's gradient reaches
+every direction with its own sign from the first step, and Adam moves a painting's own parameters by under half a
+learning rate per step, the shared base by one (a raw dense layer moved them by the sum of its rows' steps and
+diverged within 50 steps; half-scale directions learn as smoothly as single styles on two paintings, full-scale
+ones jumped at the first step; a softmax over prototypes saturated or stayed an average: docs/arbitrary.md). :meth:`ArbitraryStyleNet.fold` turns one
+painting, or a blend of paintings (a mix of their weights), into a plain single-style :class:`TransformerNet`,
+and inference, tiling, video and export run it unchanged.
 """
 
 from __future__ import annotations
@@ -28,12 +31,6 @@ from fast_style.settings import whole
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 
 
-# The prototype logits are standardised across prototypes and scaled by this before the softmax, so their scale
-# cannot grow until the softmax saturates: free logits went one-hot within 1800 steps, 68 paintings on 5
-# prototypes. With it every painting is a wide blend (too wide after 1200 steps: docs/arbitrary.md).
-SPREAD = 2.0
-
-
 def vgg_width(layer: str) -> int:
     """The channels of a VGG16/19 layer such as ``relu3_3``: 64 in block 1, doubling per block up to 512."""
     block = int(layer.removeprefix("relu").removeprefix("conv").split("_")[0])
@@ -50,15 +47,15 @@ def painting_statistics(features: Mapping[str, torch.Tensor], layers: Sequence[s
 
 
 class StylePredictor(nn.Module):
-    """Painting statistics ``[B, D]`` to prototype weights ``[B, prototypes]``: standardised by the training
-    paintings' mean and spread (set once with :meth:`standardise`), a two-layer perceptron, and a softmax of its
-    logits standardised across prototypes (:data:`SPREAD`)."""
+    """Painting statistics ``[B, D]`` to mixing weights ``[B, 1 + style_dim]``: standardised by the training
+    paintings' mean and spread (set once with :meth:`standardise`), a two-layer perceptron to the style vector,
+    standardised across its numbers, and the weights ``[1, s / (2 * style_dim)]``."""
 
-    def __init__(self, stats_dim: int, prototypes: int, hidden: int) -> None:
+    def __init__(self, stats_dim: int, style_dim: int, hidden: int) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(stats_dim))
         self.register_buffer("scale", torch.ones(stats_dim))
-        self.net = nn.Sequential(nn.Linear(stats_dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, prototypes))
+        self.net = nn.Sequential(nn.Linear(stats_dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, style_dim))
 
     @torch.no_grad()
     def standardise(self, stats: torch.Tensor) -> None:
@@ -66,33 +63,43 @@ class StylePredictor(nn.Module):
         self.mean.copy_(stats.mean(0))
         self.scale.copy_(stats.std(0, unbiased=False).clamp_min(1e-6))
 
+    def style_vector(self, stats: torch.Tensor) -> torch.Tensor:
+        """``[B, style_dim]``: zero mean and unit spread across its numbers."""
+        vector = self.net((stats.float() - self.mean) / self.scale)
+        return F.layer_norm(vector, vector.shape[-1:])
+
     def forward(self, stats: torch.Tensor) -> torch.Tensor:
-        logits = self.net((stats.float() - self.mean) / self.scale)
-        return (SPREAD * F.layer_norm(logits, logits.shape[-1:])).softmax(-1)
+        vector = self.style_vector(stats)
+        return torch.cat([torch.ones_like(vector[:, :1]), vector / (2 * vector.shape[-1])], 1)
 
 
 class ArbitraryStyleNet(nn.Module):
-    """The transformer of ``prototypes`` styles and the predictor of their blend.
+    """The transformer of ``1 + style_dim`` style rows (a base and one direction per number of the style vector)
+    and the predictor of their weights.
 
     ``forward(x, stats)`` stylises each photo with the painting whose statistics are ``stats`` ``[B, D]`` (or
-    ``[1, D]`` for the whole batch). Every prototype starts as the photo unchanged, as a fresh network does; they
-    part as the paintings' different weights pull them apart."""
+    ``[1, D]`` for the whole batch). The directions start at zero, so every painting starts as the photo
+    unchanged, as a fresh network does; they grow as the paintings' style vectors pull them apart."""
 
-    def __init__(self, channels: Sequence[int] = (16, 32, 64), num_res_blocks: int = 3, prototypes: int = 32,
+    def __init__(self, channels: Sequence[int] = (16, 32, 64), num_res_blocks: int = 3, style_dim: int = 32,
                  hidden: int = 256, style_layers: Sequence[str] | None = None, colour_hidden: int = 0,
-                 colour_gain: float = 30.0) -> None:
+                 colour_gain: float = 30.0, norm_floor: float = 0.0) -> None:
         super().__init__()
-        self.prototypes = whole("model.prototypes", prototypes, 2, hint="the prototype styles blended, e.g. 32")
+        self.style_dim = whole("model.style_dim", style_dim, 2, hint="the style vector's length, e.g. 32")
         self.hidden = whole("model.hidden", hidden, 1, hint="the predictor's hidden width, e.g. 256")
         self.style_layers = [str(layer) for layer in style_layers or STYLE_LAYERS]
-        self.transformer = TransformerNet(channels, num_res_blocks, self.prototypes, colour_hidden, colour_gain)
+        self.transformer = TransformerNet(channels, num_res_blocks, 1 + self.style_dim, colour_hidden, colour_gain,
+                                          norm_floor)
+        with torch.no_grad():
+            for rows in self.transformer._rows():
+                rows[1:].zero_()
         stats_dim = 2 * sum(vgg_width(layer) for layer in self.style_layers)
-        self.predictor = StylePredictor(stats_dim, self.prototypes, self.hidden)
+        self.predictor = StylePredictor(stats_dim, self.style_dim, self.hidden)
 
     def config(self) -> dict[str, object]:
         """What rebuilds this network (a model card's ``network``)."""
         transformer = {k: v for k, v in self.transformer.config().items() if k != "num_styles"}
-        return {**transformer, "prototypes": self.prototypes, "hidden": self.hidden, "style_layers": self.style_layers}
+        return {**transformer, "style_dim": self.style_dim, "hidden": self.hidden, "style_layers": self.style_layers}
 
     def forward(self, x: torch.Tensor, stats: torch.Tensor) -> torch.Tensor:
         weights = self.predictor(stats)

@@ -1,5 +1,5 @@
 """The arbitrary-style network: the folded network computes what the network computes for that painting, paintings
-differ, blends are mixes of prototype weights, and a few steps on two paintings lower the loss."""
+differ, blends are mixes of predicted weights, and a few steps on two paintings lower the loss."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ LAYERS = ("relu1_2", "relu2_2")
 
 
 def varied_network() -> ArbitraryStyleNet:
-    """A small network whose prototypes differ (an untrained one is the photo for every painting)."""
+    """A small network whose style rows differ (an untrained one is the photo for every painting)."""
     torch.manual_seed(0)
-    net = ArbitraryStyleNet((8, 8, 8), 1, prototypes=4, hidden=16, style_layers=LAYERS)
+    net = ArbitraryStyleNet((8, 8, 8), 1, style_dim=4, hidden=16, style_layers=LAYERS)
     with torch.no_grad():
         for rows in net.transformer._rows():
             rows.add_(0.3 * torch.randn_like(rows))
@@ -47,7 +47,7 @@ def test_folded_network_equals_the_network_for_that_painting() -> None:
 
 
 def test_untrained_network_returns_the_photo() -> None:
-    net = ArbitraryStyleNet((8, 8, 8), 1, prototypes=3, hidden=8, style_layers=LAYERS).eval()
+    net = ArbitraryStyleNet((8, 8, 8), 1, style_dim=3, hidden=8, style_layers=LAYERS).eval()
     photo = torch.rand(1, 3, 16, 16)
     with torch.no_grad():
         assert torch.allclose(net(photo, torch.randn(1, 2 * (64 + 128))), photo)
@@ -71,7 +71,7 @@ def test_a_few_steps_on_two_paintings_lower_the_loss() -> None:
                 "style_layers": {name: 1.0 for name in LAYERS}, "content_weight": 1.0, "style_weight": 3.0,
                 "tv_weight": 1.0, "range_weight": 1000}
     criterion, _ = build_loss([settings] * 2, paintings, ["red", "blue"], ASSETS)
-    net = ArbitraryStyleNet((8, 16, 16), 1, prototypes=4, hidden=16, style_layers=LAYERS)
+    net = ArbitraryStyleNet((8, 16, 16), 1, style_dim=4, hidden=16, style_layers=LAYERS)
     stats = torch.cat([PaintingEncoder(criterion.vgg, list(LAYERS))(p) for p in paintings])
     net.predictor.standardise(stats)
     photos, styles = torch.rand(2, 3, 48, 48), torch.tensor([0, 1])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +54,7 @@ def train_overrides(run_dir: Path, paintings: Path, steps: int = 6) -> list[str]
 
 @pytest.fixture(scope="module")
 def arbitrary_model(tmp_path_factory: pytest.TempPathFactory, paintings: Path) -> Path:
-    """A few steps on two paintings, its prototypes then set apart so paintings give visibly different pictures."""
+    """A few steps on two paintings, its style rows then set apart so paintings give visibly different pictures."""
     run_dir = tmp_path_factory.mktemp("arbitrary")
     result = run_script("train.py", *train_overrides(run_dir, paintings))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -65,7 +66,6 @@ def arbitrary_model(tmp_path_factory: pytest.TempPathFactory, paintings: Path) -
         for rows in net.transformer._rows():
             rows.add_(0.3 * torch.randn(rows.shape, generator=generator))
         net.transformer.out[1].weight.normal_(0, 0.3, generator=generator)
-        net.predictor.net[-1].weight.mul_(20)
     return save_model(run_dir / "export" / "varied.pt", net, card)
 
 
@@ -193,3 +193,15 @@ def test_training_without_paintings_is_refused(tmp_path: Path, paintings: Path) 
         assert result.returncode == 2 and len(errors) == 1 and needle in errors[0], result.stderr[-500:]
         assert not run_dir.exists()
 
+
+
+def test_an_arbitrary_network_of_the_prototype_format_is_refused(arbitrary_model: Path, paintings: Path,
+                                                                 photos: Path, tmp_path: Path) -> None:
+    net, card = load_model(arbitrary_model)
+    network = {("prototypes" if k == "style_dim" else k): v for k, v in card.network.items()}
+    old = save_model(tmp_path / "old.pt", net, replace(card, network=network))
+    result = run_script("infer.py", f"model={old}", f"style={paintings / PAINTINGS[0]}",
+                        f"input={photos}", f"output={tmp_path / 'out'}")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"error: model={old}: ") and "retrain it with model=arbitrary" in result.stderr
+    assert not (tmp_path / "out").exists()
