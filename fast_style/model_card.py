@@ -82,9 +82,8 @@ class ModelCard:
             raw = upgrade_metadata(raw)
         known = {f.name for f in fields(StyleInfo)}
         styles = tuple(StyleInfo(**{k: v for k, v in style.items() if k in known}) for style in raw["styles"])
-        # Cards written before model.colour_hidden, colour_gain and norm_floor were settings hold an affine map of
-        # gain 30 and plain instance norms.
-        network = {"colour_hidden": 0, "colour_gain": 30.0, "norm_floor": 0.0, **raw["network"]}
+        # Cards written before model.colour_hidden and colour_gain were settings hold an affine map of gain 30.
+        network = {"colour_hidden": 0, "colour_gain": 30.0, **raw["network"]}
         return cls(network=network, styles=styles, vgg=raw.get("vgg"), data=dict(raw.get("data") or {}),
                    train=dict(raw.get("train") or {}), format=raw.get("format", FORMAT),
                    validation=dict(raw.get("validation") or {}))

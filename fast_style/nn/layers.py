@@ -37,44 +37,17 @@ class StyleNorm(nn.Module):
     ``group_norm`` with one group per channel at inference, which has channels-last bfloat16 CPU kernels where
     instance norm copies to NCHW and back (its backward is slower, so training keeps instance norm).
     ``forward(x, style)`` takes ``style`` ``[B, num_styles]``: each image its own mix of the rows, normalised
-    with the batch folded into the channels.
+    with the batch folded into the channels."""
 
-    ``floor`` > 0 divides by ``sqrt(var + floor * typical)`` instead of ``sqrt(var)``, ``typical`` being the
-    variance this layer's inputs have on the training photos (a running mean while training, like batch norm's
-    statistics; then fixed). Plain instance norm stretches a dark or flat frame's faint contrasts, noise and grain
-    included, to a photo's full scale, and the network paints strokes over them; with a floor, an image of a
-    typical photo's contrast is normalised nearly as before, and one of a tenth of it stays faint through every
-    layer (docs/recipes.md)."""
-
-    def __init__(self, num_features: int, num_styles: int = 1, eps: float = 1e-5, floor: float = 0.0) -> None:
+    def __init__(self, num_features: int, num_styles: int = 1, eps: float = 1e-5) -> None:
         super().__init__()
-        self.num_features, self.num_styles, self.eps, self.floor = num_features, num_styles, eps, floor
+        self.num_features, self.num_styles, self.eps = num_features, num_styles, eps
         self.weight = nn.Parameter(torch.ones(num_styles, num_features))
         self.bias = nn.Parameter(torch.zeros(num_styles, num_features))
-        # The divisor's floor as a plain number, so TorchScript and ONNX export take it as a constant.
-        self.floor_eps = eps
-        if floor:
-            self.register_buffer("typical", torch.zeros(()))
-            self.register_load_state_dict_post_hook(lambda module, _: module.fix_floor())
 
     def rows(self) -> list[str]:
         """The names of the parameters with one row per style."""
         return ["weight", "bias"]
-
-    @torch.no_grad()
-    def fix_floor(self) -> None:
-        """Set the divisor's floor from ``typical``."""
-        self.floor_eps = self.eps + self.floor * float(self.typical)
-
-    @torch.jit.unused  # training only; exported networks hold no buffer when floor is 0
-    @torch.no_grad()
-    def track(self, x):  # noqa: ANN001, ANN201 (TorchScript cannot read this method's annotations)
-        """Fold this batch's mean instance variance into ``typical`` (the first batch sets it, then a running mean
-        with momentum 0.01) and the divisor's floor with it."""
-        variance = x.detach().float().flatten(2).var(-1, unbiased=False).mean()
-        first = bool(self.typical == 0)
-        self.typical.copy_(variance if first else torch.lerp(self.typical, variance, 0.01))
-        self.fix_floor()
 
     def affine(self, style: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Scale and shift: ``[C]`` of the one style (``style=None``), else ``[B, C]`` mixed by ``style``."""
@@ -83,17 +56,15 @@ class StyleNorm(nn.Module):
         return mix_rows(style, self.weight), mix_rows(style, self.bias)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
-        if self.floor and self.training:
-            self.track(x)
         scale, shift = self.affine(style)
         if style is None:
             scale, shift = scale.to(x.dtype), shift.to(x.dtype)
             if self.training:
-                return F.instance_norm(x, weight=scale, bias=shift, eps=self.floor_eps)
-            return F.group_norm(x, self.num_features, scale, shift, self.floor_eps)
+                return F.instance_norm(x, weight=scale, bias=shift, eps=self.eps)
+            return F.group_norm(x, self.num_features, scale, shift, self.eps)
         b, c, h, w = x.shape
         out = F.instance_norm(x.reshape(1, b * c, h, w), weight=scale.reshape(b * c).to(x.dtype),
-                              bias=shift.reshape(b * c).to(x.dtype), eps=self.floor_eps)
+                              bias=shift.reshape(b * c).to(x.dtype), eps=self.eps)
         return out.reshape(b, c, h, w)
 
 

@@ -47,11 +47,11 @@ class ConvNormReLU(nn.Module):
     """(nearest 2x upsampling,) reflection-padded conv, style norm, ReLU."""
 
     def __init__(self, in_ch: int, out_ch: int, kernel: int, num_styles: int, stride: int = 1,
-                 upsample: bool = False, floor: float = 0.0) -> None:
+                 upsample: bool = False) -> None:
         super().__init__()
         self.upsample = upsample
         self.conv = ConvLayer(in_ch, out_ch, kernel, stride)
-        self.norm = StyleNorm(out_ch, num_styles, floor=floor)
+        self.norm = StyleNorm(out_ch, num_styles)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         if self.upsample:
@@ -62,11 +62,11 @@ class ConvNormReLU(nn.Module):
 class ResidualBlock(nn.Module):
     """Two 3x3 conv + style-norm layers with a skip connection."""
 
-    def __init__(self, channels: int, num_styles: int, floor: float = 0.0) -> None:
+    def __init__(self, channels: int, num_styles: int) -> None:
         super().__init__()
-        self.first = ConvNormReLU(channels, channels, 3, num_styles, floor=floor)
+        self.first = ConvNormReLU(channels, channels, 3, num_styles)
         self.conv = ConvLayer(channels, channels, 3)
-        self.norm = StyleNorm(channels, num_styles, floor=floor)
+        self.norm = StyleNorm(channels, num_styles)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         return x + self.norm(self.conv(self.first(x, style)), style)
@@ -78,27 +78,25 @@ class TransformerNet(nn.Module):
     ``channels`` are the widths of the three resolutions (Johnson: 32, 64, 128). Accepts any H×W: the
     input is padded to a multiple of 4 and the output cropped back to the input size.
 
-    ``forward(x)`` runs the one style of a single-style network; ``forward(x, style)`` takes style
+    ``forward(x)`` runs the one style of a single-style network; ``forward(x, style)`` takes non-negative style
     weights, ``[num_styles]`` for the whole batch or ``[B, num_styles]`` per image, divided by their sum (so
     ``[7, 3]`` blends as ``[0.7, 0.3]``)."""
 
     def __init__(self, channels: Sequence[int] = (32, 64, 128), num_res_blocks: int = 5, num_styles: int = 1,
-                 colour_hidden: int = 0, colour_gain: float = 30.0, norm_floor: float = 0.0) -> None:
+                 colour_hidden: int = 0, colour_gain: float = 30.0) -> None:
         super().__init__()
         c1, c2, c3 = check_channels(channels)
         self.channels = [c1, c2, c3]
         self.num_res_blocks = whole("model.num_res_blocks", num_res_blocks, 0)
         self.num_styles = whole("model.num_styles", num_styles, 1)
         s = self.num_styles
-        f = self.norm_floor = real("model.norm_floor", norm_floor, 0,
-                                   hint="the norms' floor in typical variances, e.g. 1 (0: plain instance norm)")
         self.blocks = nn.ModuleList([
-            ConvNormReLU(3, c1, 9, s, floor=f),
-            ConvNormReLU(c1, c2, 3, s, stride=2, floor=f),
-            ConvNormReLU(c2, c3, 3, s, stride=2, floor=f),
-            *[ResidualBlock(c3, s, floor=f) for _ in range(self.num_res_blocks)],
-            ConvNormReLU(c3, c2, 3, s, upsample=True, floor=f),
-            ConvNormReLU(c2, c1, 3, s, upsample=True, floor=f),
+            ConvNormReLU(3, c1, 9, s),
+            ConvNormReLU(c1, c2, 3, s, stride=2),
+            ConvNormReLU(c2, c3, 3, s, stride=2),
+            *[ResidualBlock(c3, s) for _ in range(self.num_res_blocks)],
+            ConvNormReLU(c3, c2, 3, s, upsample=True),
+            ConvNormReLU(c2, c1, 3, s, upsample=True),
         ])
         self.out = ConvLayer(c1, 3, 9)
         nn.init.zeros_(self.out[1].weight)
@@ -126,7 +124,7 @@ class TransformerNet(nn.Module):
     def config(self) -> dict[str, object]:
         """What rebuilds this network (a model card's ``network``)."""
         return {"channels": self.channels, "num_res_blocks": self.num_res_blocks, "num_styles": self.num_styles,
-                "colour_hidden": self.colour.hidden, "colour_gain": self.colour.gain, "norm_floor": self.norm_floor}
+                "colour_hidden": self.colour.hidden, "colour_gain": self.colour.gain}
 
     def per_style(self) -> list[StyleNorm | ColourMap]:
         """The layers holding one row of ``weight`` and ``bias`` per style: the norms and the colour map."""

@@ -160,29 +160,3 @@ def test_a_colour_map_with_hidden_units_exports_to_both_formats(tmp_path: Path) 
     onnx_model = OnnxModel(export_onnx(net, card, tmp_path / "net.onnx"), CPU)
     torch.testing.assert_close(onnx_model(x), expected, atol=1e-4, rtol=0)
     assert onnx_model.card.network["colour_hidden"] == 8
-
-
-def test_a_norm_floor_exports_to_both_formats(tmp_path: Path) -> None:
-    """``model.norm_floor``: the floors learned while training travel in TorchScript and ONNX as constants."""
-    from fast_style.inference.standalone import OnnxModel, export_onnx, export_torchscript
-    from fast_style.model_card import ModelCard
-    from fast_style.nn.transformer import TransformerNet
-    from fast_style.styles import StyleInfo
-
-    torch.manual_seed(0)
-    net = TransformerNet((4, 8, 8), 1, norm_floor=1.0)
-    torch.nn.init.normal_(net.out[1].weight, std=0.3)
-    net.train()(torch.rand(2, 3, 32, 32))
-    net.eval()
-    card = ModelCard({"channels": [4, 8, 8], "num_res_blocks": 1, "num_styles": 1, "norm_floor": 1.0},
-                     (StyleInfo("starry_night"),))
-    x = torch.rand(1, 3, 21, 30) * 0.2
-    expected = net(x)
-    plain = TransformerNet((4, 8, 8), 1)
-    plain.load_state_dict(net.state_dict(), strict=False)
-    assert (plain.eval()(x) - expected).abs().mean() > 1e-3  # the floors change this faint photo's picture
-    scripted = torch.jit.load(str(export_torchscript(net, card, tmp_path / "net.torchscript.pt")))
-    torch.testing.assert_close(scripted(x), expected, atol=1e-5, rtol=0)
-    onnx_model = OnnxModel(export_onnx(net, card, tmp_path / "net.onnx"), CPU)
-    torch.testing.assert_close(onnx_model(x), expected, atol=1e-4, rtol=0)
-    assert onnx_model.card.network["norm_floor"] == 1.0

@@ -146,41 +146,6 @@ def test_the_colour_gain_sets_how_far_one_adam_step_moves_the_recoloured_photo()
     assert moved[30.0] / moved[3.0] == pytest.approx(10, rel=1e-3)
 
 
-def test_a_norm_floor_keeps_a_faint_image_faint_and_a_photo_normalised() -> None:
-    """``model.norm_floor``: plain instance norm stretches a tenth of a photo's contrast to full scale; with a
-    floor of one typical variance (learned while training) it stays about a tenth, while a photo's contrast is
-    normalised to about 1 / sqrt(2)."""
-    generator = torch.Generator().manual_seed(0)
-    photos = 2 * torch.randn(4, 8, 16, 16, generator=generator)
-    spread = {}
-    for floor in (0.0, 1.0):
-        norm = StyleNorm(8, floor=floor).train()
-        for _ in range(3):
-            norm(photos)
-        norm.eval()
-        with torch.no_grad():
-            spread[floor] = [norm(photos[:1] * contrast).std().item() for contrast in (1.0, 0.1)]
-    assert spread[0.0][0] == pytest.approx(1, abs=0.02) and spread[0.0][1] == pytest.approx(1, abs=0.02)
-    assert spread[1.0][0] == pytest.approx(2 ** -0.5, abs=0.03) and spread[1.0][1] == pytest.approx(0.1, abs=0.01)
-
-
-def test_a_norm_floor_travels_with_the_weights() -> None:
-    """The typical variances are buffers: a network rebuilt from the state dict (a model file, a folded blend)
-    computes the same picture; networks without a floor hold no such buffer."""
-    torch.manual_seed(0)
-    net = TransformerNet((8, 8, 8), 1, norm_floor=1.0).train()
-    torch.nn.init.normal_(net.out[1].weight, std=0.1)
-    net(torch.rand(2, 3, 32, 32))
-    copy = TransformerNet((8, 8, 8), 1, norm_floor=1.0)
-    copy.load_state_dict(net.state_dict())
-    x = torch.rand(1, 3, 24, 24)
-    with torch.no_grad():
-        assert torch.equal(copy.eval()(x), net.eval()(x))
-        assert (TransformerNet((8, 8, 8), 1).load_state_dict(net.state_dict(), strict=False).unexpected_keys
-                == [k for k in net.state_dict() if k.endswith(".typical")] != [])
-        assert not any(k.endswith(".typical") for k in TransformerNet((8, 8, 8), 1).state_dict())
-
-
 def test_model_files_from_before_the_colour_map_load_as_the_network_they_held() -> None:
     torch.manual_seed(0)
     old = TransformerNet((8, 16, 32), 1)
