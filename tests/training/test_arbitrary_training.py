@@ -205,3 +205,14 @@ def test_an_arbitrary_network_of_the_prototype_format_is_refused(arbitrary_model
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"error: model={old}: ") and "retrain it with model=arbitrary" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_the_gpu_recipe_runs_two_steps_on_the_cpu_at_tiny_size(tmp_path: Path, paintings: Path) -> None:
+    run_dir = tmp_path / "run"
+    overrides = [o for o in train_overrides(run_dir, paintings, steps=2) if not o.startswith("model=")]
+    result = run_script("train.py", "experiment=arbitrary_gpu", *overrides, "paintings.views=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    net, card = load_model(run_dir / "export" / "arbitrary.pt")
+    assert isinstance(net, ArbitraryStyleNet) and card.network["channels"] == [32, 64, 128]
+    assert card.network["num_res_blocks"] == 5 and card.train["steps"] == 2
+    assert "experiment=arbitrary_gpu" in card.train["command"]
