@@ -10,9 +10,9 @@ standardised across its numbers (zero mean, unit spread): the weights sum to 1, 
 every direction with its own sign from the first step, and Adam moves a painting's own parameters by under half a
 learning rate per step, the shared base by one (a raw dense layer moved them by the sum of its rows' steps and
 diverged within 50 steps; half-scale directions learn as smoothly as single styles on two paintings, full-scale
-ones jumped at the first step; a softmax over prototypes saturated or stayed an average: docs/arbitrary.md). :meth:`ArbitraryStyleNet.fold` turns one
-painting, or a blend of paintings (a mix of their weights), into a plain single-style :class:`TransformerNet`,
-and inference, tiling, video and export run it unchanged.
+ones jumped at the first step; a softmax over prototypes saturated or stayed an average: docs/arbitrary.md).
+:meth:`ArbitraryStyleNet.fold` turns one painting, or a blend of paintings (a mix of their weights), into a plain
+single-style :class:`TransformerNet`, and inference, tiling, video and export run it unchanged.
 """
 
 from __future__ import annotations

@@ -194,7 +194,6 @@ def test_training_without_paintings_is_refused(tmp_path: Path, paintings: Path) 
         assert not run_dir.exists()
 
 
-
 def test_an_arbitrary_network_of_the_prototype_format_is_refused(arbitrary_model: Path, paintings: Path,
                                                                  photos: Path, tmp_path: Path) -> None:
     net, card = load_model(arbitrary_model)
