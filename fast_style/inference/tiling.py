@@ -7,8 +7,10 @@ normalises each tile with its own statistics, so a tile of sky and a tile of str
 different contrast. For our own networks (:class:`~fast_style.nn.transformer.TransformerNet`) the statistics
 of every instance norm are therefore measured once on the whole image, shrunk to the size of one tile, and
 every tile is normalised with those: tiles then compute pieces of one and the same function and meet
-exactly (up to the cross-fade, where the receptive field is cut). When the whole image fits in one tile
-the statistics are the untiled ones, so tiling changes nothing but the receptive field at tile edges.
+exactly (up to the cross-fade, where the receptive field is cut). The contrast that scales the residual
+(:class:`~fast_style.nn.layers.ContrastGate`) is measured on the whole image in the same pass. When the whole
+image fits in one tile the statistics are the untiled ones, so tiling changes nothing but the receptive field at
+tile edges.
 Standalone TorchScript/ONNX models cannot be opened up; their tiles keep per-tile statistics and rely
 on the cross-fade alone.
 """
@@ -23,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fast_style.inference.prepare import Model
-from fast_style.nn.layers import StyleNorm
+from fast_style.nn.layers import ContrastGate, StyleNorm
 from fast_style.nn.transformer import TransformerNet
 
 
@@ -54,17 +56,33 @@ class _SharedStatsNorm(nn.Module):
         return F.batch_norm(x.float(), mean, var, weight, bias, False, 0.0, self.norm.eps).to(x.dtype)
 
 
+class _SharedContrast(nn.Module):
+    """Stands in for a :class:`ContrastGate`: the scale of the first image it sees (the whole, shrunk image) for
+    every later one (a tile)."""
+
+    def __init__(self, gate: ContrastGate) -> None:
+        super().__init__()
+        self.gate = gate
+        self.scale: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.scale is None:
+            self.scale = self.gate(x)
+        return self.scale
+
+
 def with_shared_norm_stats(net: Model) -> nn.Module | None:
-    """A copy of ``net`` whose instance norms use the statistics of the first image it sees, or None when
-    ``net`` is not a single-style network of ours (standalone models: tiles keep their own statistics)."""
+    """A copy of ``net`` whose instance norms and contrast gate use the statistics of the first image it sees, or
+    None when ``net`` is not a single-style network of ours (standalone models: tiles keep their own statistics)."""
     if not isinstance(net, TransformerNet) or net.num_styles != 1:
         return None
     twin = copy.deepcopy(net)
-    names = [name for name, module in twin.named_modules() if isinstance(module, StyleNorm)]
-    for name in names:
+    shared = {StyleNorm: _SharedStatsNorm, ContrastGate: _SharedContrast}
+    names = [(name, shared[type(module)]) for name, module in twin.named_modules() if type(module) in shared]
+    for name, stand_in in names:
         parent_name, _, child = name.rpartition(".")
         parent = twin.get_submodule(parent_name)
-        setattr(parent, child, _SharedStatsNorm(getattr(parent, child)))
+        setattr(parent, child, stand_in(getattr(parent, child)))
     return twin
 
 

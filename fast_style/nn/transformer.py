@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fast_style.errors import FastStyleError
-from fast_style.nn.layers import ColourMap, ConvLayer, StyleNorm, mix_rows
+from fast_style.nn.layers import ColourMap, ContrastGate, ConvLayer, StyleNorm, mix_rows
 from fast_style.settings import real, whole
 
 
@@ -83,7 +83,7 @@ class TransformerNet(nn.Module):
     ``[7, 3]`` blends as ``[0.7, 0.3]``)."""
 
     def __init__(self, channels: Sequence[int] = (32, 64, 128), num_res_blocks: int = 5, num_styles: int = 1,
-                 colour_hidden: int = 0, colour_gain: float = 30.0) -> None:
+                 colour_hidden: int = 0, colour_gain: float = 30.0, contrast_floor: float = 0.0) -> None:
         super().__init__()
         c1, c2, c3 = check_channels(channels)
         self.channels = [c1, c2, c3]
@@ -106,6 +106,8 @@ class TransformerNet(nn.Module):
                                          hint="the colour map's hidden units, e.g. 16 (0: an affine map)"),
                                 real("model.colour_gain", colour_gain, above=0,
                                      hint="how fast the colour map learns against the network, e.g. 30 or 3"))
+        self.contrast = ContrastGate(real("model.contrast_floor", contrast_floor, 0,
+                                          hint="the contrast below which the strokes fade, e.g. 0.15 (0: never)"))
 
     def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         if style is None and self.num_styles > 1:
@@ -119,12 +121,14 @@ class TransformerNet(nn.Module):
         y = pad_to_fit(x).to(self.blocks[0].conv[1].weight.dtype)
         for block in self.blocks:
             y = block(y, style)
-        return add_residual(self.colour(x, style), self.out(y), self.output_gain, self.training)
+        gain = self.output_gain * self.contrast(x)
+        return add_residual(self.colour(x, style), self.out(y), gain, self.training)
 
     def config(self) -> dict[str, object]:
         """What rebuilds this network (a model card's ``network``)."""
         return {"channels": self.channels, "num_res_blocks": self.num_res_blocks, "num_styles": self.num_styles,
-                "colour_hidden": self.colour.hidden, "colour_gain": self.colour.gain}
+                "colour_hidden": self.colour.hidden, "colour_gain": self.colour.gain,
+                "contrast_floor": self.contrast.floor}
 
     def per_style(self) -> list[StyleNorm | ColourMap]:
         """The layers holding one row of ``weight`` and ``bias`` per style: the norms and the colour map."""
@@ -183,7 +187,7 @@ def pad_to_fit(x: torch.Tensor) -> torch.Tensor:
     return F.pad(x, (0, pad_w, 0, pad_h), mode=mode) if pad_h or pad_w else x
 
 
-def add_residual(x: torch.Tensor, residual: torch.Tensor, gain: float, training: bool) -> torch.Tensor:
+def add_residual(x: torch.Tensor, residual: torch.Tensor, gain: torch.Tensor, training: bool) -> torch.Tensor:
     """``x + gain * residual`` (the residual cropped back to the photo's size, summed in the photo's
     precision), clamped to [0, 1] outside training."""
     out = x + gain * residual[..., : x.shape[-2], : x.shape[-1]].to(x.dtype)

@@ -160,3 +160,28 @@ def test_a_colour_map_with_hidden_units_exports_to_both_formats(tmp_path: Path) 
     onnx_model = OnnxModel(export_onnx(net, card, tmp_path / "net.onnx"), CPU)
     torch.testing.assert_close(onnx_model(x), expected, atol=1e-4, rtol=0)
     assert onnx_model.card.network["colour_hidden"] == 8
+
+
+def test_the_contrast_floor_travels_in_both_formats(tmp_path: Path) -> None:
+    """``model.contrast_floor``: a low-contrast photo's strokes fade in TorchScript and ONNX as in PyTorch, per
+    image of a batch."""
+    from fast_style.inference.standalone import OnnxModel, export_onnx, export_torchscript
+    from fast_style.model_card import ModelCard
+    from fast_style.nn.transformer import TransformerNet
+    from fast_style.styles import StyleInfo
+
+    torch.manual_seed(0)
+    net = TransformerNet((4, 8, 8), 1, contrast_floor=0.15).eval()
+    torch.nn.init.normal_(net.out[1].weight, std=0.05)
+    card = ModelCard({**net.config()}, (StyleInfo("starry_night"),))
+    x = torch.rand(2, 3, 21, 30)
+    x[1] = 0.4 + 0.2 * x[1]                                  # contrast about 0.06: its strokes fade
+    expected = net(x)
+    ungated = TransformerNet((4, 8, 8), 1).eval()
+    ungated.load_state_dict(net.state_dict())
+    assert torch.equal(expected[0], ungated(x)[0]) and (expected[1] - ungated(x)[1]).abs().max() > 0.01
+    scripted = torch.jit.load(str(export_torchscript(net, card, tmp_path / "net.torchscript.pt")))
+    torch.testing.assert_close(scripted(x), expected, atol=1e-5, rtol=0)
+    onnx_model = OnnxModel(export_onnx(net, card, tmp_path / "net.onnx"), CPU)
+    torch.testing.assert_close(onnx_model(x), expected, atol=1e-4, rtol=0)
+    assert onnx_model.card.network["contrast_floor"] == 0.15

@@ -258,6 +258,19 @@ def test_tiles_match_the_untiled_image_without_seams(styled: torch.nn.Module, pr
     assert error.max() < tolerance  # everywhere, so also along the tile borders at x = 64..288: no seam
 
 
+def test_tiles_share_the_whole_images_contrast_below_the_floor(styled: torch.nn.Module) -> None:
+    """A low-contrast photo (below ``model.contrast_floor``) whose left tile is flat and right tile patterned: each
+    tile's own contrast would fade their strokes by different amounts, and the seam would show."""
+    assert styled.contrast.floor == 0.15
+    x = 0.45 + 0.3 * (as_tensor(photo(304, 144))[None] - 0.5)
+    x[..., :120] = 0.45
+    assert 0.05 < x.std() < 0.1
+    whole = Stylizer(styled, CPU, tile=None)(x)
+    tiled = Stylizer(styled, CPU, tile=224, overlap=160)(x)
+    assert (whole - x).abs().mean() > 0.01
+    assert (tiled - whole).abs().max() < 1e-3
+
+
 def test_auto_tiling_when_an_image_does_not_fit(styled: torch.nn.Module) -> None:
     x = as_tensor(photo(304, 144))[None]
     stylizer = Stylizer(styled, CPU, overlap=32, memory=200 * 200 * 1024 * 2)  # room for ~200x200 px

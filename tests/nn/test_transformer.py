@@ -157,3 +157,29 @@ def test_model_files_from_before_the_colour_map_load_as_the_network_they_held() 
     assert torch.equal(new.colour.weight, torch.zeros(1, 3, 3)) and torch.equal(new.eval()(x), old.eval()(x))
     with pytest.raises(RuntimeError, match="Missing key"):
         new.load_state_dict({k: v for k, v in state.items() if not k.startswith("blocks.0.")})
+
+
+def test_a_photo_below_the_contrast_floor_gets_the_strokes_of_the_photo_scaled_with_it() -> None:
+    """``model.contrast_floor``: instance norm makes a frame darkened to a third of its contrast look the same to
+    every layer after the first; at inference its residual is then the frame's, times its contrast over the floor,
+    so it is stylised like the frame itself, darkened. At or above the floor, and while training, nothing changes."""
+    torch.manual_seed(0)
+    gated, plain = TransformerNet((8, 16, 32), 1, contrast_floor=0.15), TransformerNet((8, 16, 32), 1)
+    torch.nn.init.normal_(gated.out[1].weight, std=0.03)
+    plain.load_state_dict(gated.state_dict())
+    photo = 0.2 + 0.6 * torch.rand(1, 3, 32, 32)       # contrast (pixel std) about 0.17, away from 0 and 1
+    dark = 0.3 * photo + 0.05                          # about 0.052: below the floor
+
+    def residual(net: TransformerNet, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return net(x) - net.colour(x)
+
+    gated.eval(), plain.eval()
+    assert 0.01 < residual(plain, photo).abs().mean() and residual(plain, photo).abs().max() < 0.2  # unclamped
+    assert torch.equal(gated(photo), plain(photo))
+    share = dark.std(unbiased=False) / 0.15
+    assert 0.3 < share < 0.4
+    torch.testing.assert_close(residual(gated, dark), share * residual(plain, photo), atol=2e-3, rtol=0)
+    torch.testing.assert_close(residual(plain, dark), residual(plain, photo), atol=2e-3, rtol=0)
+    gated.train(), plain.train()
+    assert torch.equal(residual(gated, dark), residual(plain, dark))
