@@ -107,7 +107,7 @@ class TransformerNet(nn.Module):
                                 real("model.colour_gain", colour_gain, above=0,
                                      hint="how fast the colour map learns against the network, e.g. 30 or 3"))
         self.contrast = ContrastGate(real("model.contrast_floor", contrast_floor, 0,
-                                          hint="the contrast below which the strokes fade, e.g. 0.15 (0: never)"))
+                                          hint="the contrast below which the strokes fade, e.g. 0.1 (0: never)"))
 
     def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         if style is None and self.num_styles > 1:
