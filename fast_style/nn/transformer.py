@@ -15,7 +15,8 @@ starts from the photo instead of from noise. Two choices keep it from blowing ou
 The photo the residual is added to is first recoloured by a learned affine map of its own colours
 (:class:`~fast_style.nn.layers.ColourMap`, zero at the start): instance norm hides a photo's overall colour
 from every layer after the first, so the residual alone learned a painting's palette only after thousands of
-steps.
+steps. At inference the residual of a photo flatter than ``contrast_floor`` is scaled down with its contrast
+(:class:`~fast_style.nn.layers.ContrastGate`), so a dark film frame is not covered in full-strength strokes.
 
 Every style-dependent parameter (the norms' scale and shift, the colour map) has one row per style
 (Dumoulin et al. 2017; about 0.2% of the parameters per style): :meth:`TransformerNet.fold` mixes the rows of
