@@ -33,7 +33,7 @@ def infer(cfg: DictConfig) -> int:
     stylizer = Stylizer.from_file(cfg.model, cfg.style, str(cfg.device), str(cfg.precision), tile=cfg.tile,
                                   overlap=cfg.tile_overlap, strength=cfg.strength, preserve_color=cfg.preserve_color,
                                   painting={"style_size": cfg.style_size, "max_pixels": cfg.max_pixels,
-                                            "assets_dir": cfg.assets_dir})
+                                            "assets_dir": cfg.assets_dir}, contrast_floor=cfg.contrast_floor)
     print(f"model: {cfg.model} ({stylizer.kind}, {stylizer.card.style.name}); device: {stylizer.device}, "
           f"{str(stylizer.precision).removeprefix('torch.')}")
     if existing + videos_kept:

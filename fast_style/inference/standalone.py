@@ -26,6 +26,7 @@ from fast_style.io.images import DEFAULT_MAX_PIXELS
 from fast_style.model_card import ModelCard, is_torchscript, load_model
 from fast_style.styles import StyleInfo
 from fast_style.nn.transformer import TransformerNet
+from fast_style.settings import real
 
 META_KEY = "fast_style"
 STANDALONE_FORMATS = ("torchscript", "onnx")  # and format=web: a site of them (fast_style.web)
@@ -131,14 +132,16 @@ class FixedStyle:
 
 def open_model(path: str | Path, device: torch.device, style: Any = None, setting: str = "style",
                style_size: int | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-               assets_dir: str | Path | None = None) -> tuple[Model, ModelCard, str]:
+               assets_dir: str | Path | None = None, contrast_floor: float | None = None
+               ) -> tuple[Model, ModelCard, str]:
     """Any model file ``infer.py`` accepts, on ``device``, as a network of the one style or blend ``style``
     (``setting=value`` on the command line): our exported ``.pt`` or a training ``.ckpt`` (loaded with
     ``weights_only=True``; a multi-style network folded to a plain single-style one, which runs as fast as any),
     a TorchScript file or an ONNX file (given the style weights as their second input). Returns the model,
     the card of the chosen style and the kind of file (``fast_style``, ``torchscript``, ``onnx``). A name that is
     no file is a network of the zoo (:mod:`fast_style.zoo`). An arbitrary-style network takes a painting's file
-    (or a blend of files) as ``style``, at long side ``style_size``, and is folded like a multi-style one."""
+    (or a blend of files) as ``style``, at long side ``style_size``, and is folded like a multi-style one.
+    ``contrast_floor`` replaces the network's (:class:`~fast_style.nn.layers.ContrastGate`); None keeps it."""
     path = zoo.resolve(path, "model")
     if not path.is_file():
         raise FastStyleError(f"model={path}: file not found; give an exported .pt, a training .ckpt, "
@@ -157,8 +160,21 @@ def open_model(path: str | Path, device: torch.device, style: Any = None, settin
 
             model, chosen, milliseconds = fold_paintings(model, card, style, setting, style_size, max_pixels,
                                                          assets_dir)
-            return model, chosen, f"arbitrary-style, painting predicted in {milliseconds:.0f} ms"
+            kind = f"arbitrary-style, painting predicted in {milliseconds:.0f} ms"
+            return with_floor(model, contrast_floor, path), chosen, kind
     weights, chosen = card.select(style, f"model={path}", setting)
     if weights is not None:
         model = model.fold(weights) if isinstance(model, TransformerNet) else FixedStyle(model, weights)
-    return model, chosen, kind
+    return with_floor(model, contrast_floor, path), chosen, kind
+
+
+def with_floor(model: Model, floor: float | None, path: Path) -> Model:
+    """``model`` with its contrast floor set to ``floor`` (None: as it is); a standalone file's is fixed."""
+    if floor is None:
+        return model
+    floor = real("contrast_floor", floor, 0, hint="the contrast below which strokes fade, e.g. 0.1 (0: never)")
+    if not isinstance(model, TransformerNet):
+        raise FastStyleError(f"contrast_floor={floor:g}: {path} is a standalone file, whose floor was fixed when it "
+                             "was exported; leave contrast_floor out, or give the .pt it was exported from")
+    model.contrast.floor = floor
+    return model

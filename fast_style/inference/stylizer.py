@@ -75,16 +75,17 @@ class Stylizer:
     @classmethod
     def from_file(cls, path: str | Path, style: Any = None, device: str | torch.device = "auto",
                   precision: str | torch.dtype = "auto", channels_last: bool | str = "auto", setting: str = "style",
-                  painting: dict[str, Any] | None = None, **settings: Any) -> Stylizer:
+                  painting: dict[str, Any] | None = None, contrast_floor: float | None = None,
+                  **settings: Any) -> Stylizer:
         """The stylizer of any model file (exported ``.pt``, training ``.ckpt``, TorchScript, ONNX) with
         ``style`` (a multi-style model's style name or blend), prepared for the fastest inference on
         ``device`` in ``precision`` (``auto`` or names as on the command line); ``settings`` go to
         :class:`Stylizer` (``tile``, ``strength``, ...); ``setting`` names ``style`` in errors; ``painting`` how an
-        arbitrary-style network reads its painting (``style_size``, ``max_pixels``, ``assets_dir``). Its ``card``
-        says what it runs."""
+        arbitrary-style network reads its painting (``style_size``, ``max_pixels``, ``assets_dir``);
+        ``contrast_floor`` replaces the network's (None keeps it). Its ``card`` says what it runs."""
         device = choose_device(device) if isinstance(device, str) else device
         precision = choose_precision(precision, device) if isinstance(precision, str) else precision
-        model, card, kind = open_model(path, device, style, setting, **(painting or {}))
+        model, card, kind = open_model(path, device, style, setting, contrast_floor=contrast_floor, **(painting or {}))
         stylizer = cls(for_inference(model, device, precision, channels_last), device, precision, **settings)
         stylizer.card, stylizer.kind = card, kind
         return stylizer

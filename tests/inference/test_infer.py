@@ -400,3 +400,31 @@ def test_rerun_removes_half_written_files_of_a_killed_run(tmp_path: Path) -> Non
     (out / ".keep.png.abc.part").write_bytes(b"not ours to delete")  # no job writes keep.png
     plan_jobs(tmp_path / "in", tmp_path / "out")
     assert sorted(p.name for p in out.iterdir()) == [".keep.png.abc.part", f".p.png.{os.getpid()}.u7w_1cd.part"]
+
+
+def test_contrast_floor_replaces_the_models_at_inference(styled_model: Path) -> None:
+    """``infer.py contrast_floor=``: 0 paints a flat photo's strokes at full strength, the model's own floor (0.1)
+    fades them, and ``null`` keeps the model's."""
+    x = 0.45 + 0.2 * (as_tensor(photo(64, 48))[None] - 0.5)          # contrast about 0.05
+    outputs = {floor: Stylizer.from_file(styled_model, device="cpu", precision="float32", tile=None,
+                                         contrast_floor=floor)(x) for floor in (None, 0.1, 0)}
+    assert torch.equal(outputs[None], outputs[0.1])
+    assert (outputs[0] - x).abs().mean() > 1.5 * (outputs[None] - x).abs().mean() > 0
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ("contrast_floor=-1", "error: contrast_floor=-1: "),
+    ("contrast_floor=0.2", "error: contrast_floor=0.2: {model} is a standalone file"),
+])
+def test_a_bad_contrast_floor_is_one_error_and_writes_nothing(tmp_path: Path, styled_model: Path, setting: str,
+                                                              message: str) -> None:
+    model = styled_model
+    if "0.2" in setting:  # a standalone file's floor was fixed at export
+        model = tmp_path / "styled.onnx"
+        assert run_script("export.py", f"model={styled_model}", "format=onnx", f"output={model}").returncode == 0
+    photo(40, 32).save(tmp_path / "in.png")
+    result = run_script("infer.py", f"model={model}", f"input={tmp_path / 'in.png'}", f"output={tmp_path / 'out.png'}",
+                        setting)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(message.format(model=model))
+    assert not (tmp_path / "out.png").exists()
