@@ -1,13 +1,15 @@
-"""How a stylised photo looks, in numbers a loss value hides: blown-out and crushed shares, and contact sheets.
+"""How a stylised photo looks, in numbers a loss value hides: blown-out and crushed shares, the halo probe, and
+contact sheets.
 
 A network can lower its training loss while turning regions of the photo flat white (glows, halos) or
 flat black; these shares count exactly that, relative to the photo, so a white sky that was already
-white is not held against the network.
+white is not held against the network. A network can also paint a glowing band along every strong edge (a halo)
+that neither share sees; the halo probe measures it on a picture made for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from PIL import Image, ImageDraw
@@ -28,6 +30,41 @@ def blown_out_share(output: torch.Tensor, photo: torch.Tensor, threshold: float 
 def crushed_share(output: torch.Tensor, photo: torch.Tensor, threshold: float = CRUSHED) -> float:
     """Share of pixels that are black (BT.601 luma <= ``threshold``) in ``output`` but were not in ``photo``."""
     return float(((luminance(output) <= threshold) & (luminance(photo) > threshold)).float().mean())
+
+
+PROBE_SKIES = ((0.5, 0.6, 0.8), (0.85, 0.85, 0.9), (0.9, 0.6, 0.3))   # blue, overcast and evening skies
+
+
+def tower(sky: Sequence[float], height: int = 256, width: int = 384) -> torch.Tensor:
+    """The halo probe's picture ``[1, 3, H, W]``: a flat ``sky`` with a dark tower standing in its middle third."""
+    image = torch.tensor(sky, dtype=torch.float32).view(1, 3, 1, 1).repeat(1, 1, height, width)
+    image[..., height * 3 // 8:, width * 5 // 12: width * 7 // 12] = 0.08
+    return image
+
+
+def halo_levels(network: Callable[[torch.Tensor], torch.Tensor], device: torch.device | str = "cpu") -> float:
+    """How much brighter or more coloured a network paints the sky beside a dark tower than far from it.
+
+    On each probe sky: the mean colour distance (RGB, 0-255 levels) of the output 3 to 12 px outside the tower from
+    the far sky's mean colour, minus the same distance within the far sky (so texture painted all over the sky, as
+    far as near, adds nothing). Mean over the skies; 0 for a network that leaves edges alone."""
+    levels = []
+    for sky in PROBE_SKIES:
+        image = tower(sky)
+        h, w = image.shape[-2:]
+        top, left, right = h * 3 // 8, w * 5 // 12, w * 7 // 12
+        with torch.no_grad():
+            out = network(image.to(device)).float().cpu()[0]
+        near = torch.zeros(h, w, dtype=torch.bool)
+        near[top - 12:, left - 12: right + 12] = True
+        near[top - 3:, left - 3: right + 3] = False
+        far = torch.zeros(h, w, dtype=torch.bool)
+        far[16: top - 32, 16: left - 32] = True        # the sky's top-left, well away from the tower and borders
+        far[16: top - 32, right + 32: w - 16] = True
+        colour = out[:, far].mean(1)
+        distance = (out - colour[:, None, None]).norm(dim=0)
+        levels.append(255 * (distance[near].mean() - distance[far].mean()).item())
+    return sum(levels) / len(levels)
 
 
 def fit_height(image: torch.Tensor, height: int) -> torch.Tensor:

@@ -33,7 +33,7 @@ from fast_style.model_card import ModelCard, load_model
 from fast_style.nn.arbitrary import ArbitraryStyleNet
 from fast_style.optimization import Iterate, check_settings, optimize
 from fast_style.io.outputs import check_output, inside, safe_name
-from fast_style.evaluate.quality import blown_out_share, contact_sheet, crushed_share, fit_height
+from fast_style.evaluate.quality import blown_out_share, contact_sheet, crushed_share, fit_height, halo_levels
 from fast_style.evaluate.style_distance import StyleJudge, judge_for
 from fast_style.io.images import load_image
 from fast_style.styles import find_style_image
@@ -98,7 +98,8 @@ def compare(transformer: nn.Module, criterion: PerceptualLoss, photo: torch.Tens
     record = {
         "height": photo.shape[-2], "width": photo.shape[-1],
         "network_loss": net_loss, "network_content": net_terms["content"], "network_style": net_terms["style"],
-        "network_tv": net_terms["tv"], "network_sliced": net_terms.get("sliced", 0.0), "network_seconds": net_seconds,
+        "network_tv": net_terms["tv"], "network_sliced": net_terms.get("sliced", 0.0),
+        "network_laplacian": net_terms.get("laplacian", 0.0), "network_seconds": net_seconds,
         "blown_out": blown_out_share(stylised, photo), "crushed": crushed_share(stylised, photo),
         "optimisation_blown_out": blown_out_share(result.image, photo),
         "optimisation_crushed": crushed_share(result.image, photo),
@@ -173,6 +174,8 @@ def report_markdown(report: Mapping[str, Any]) -> str:
         f"- median speed-up of the network over L-BFGS to match (images matched after 1+ iterations): "
         f"{'n/a' if s['speedup_at_match'] is None else format(s['speedup_at_match'], '.0f') + 'x'}",
         distance_line(s, report.get("style_distance")),
+        f"- halo probe: {s['halo']:.1f} levels (a dark tower on flat skies: how much more the sky beside it changes "
+        "than the sky far from it; 0: no halo)",
         "",
         "| image | size | network loss | content | style | blown out | crushed | iterations to match | network s "
         "| L-BFGS s to match | final L-BFGS loss | style distance: photo, network, L-BFGS |",
@@ -279,15 +282,15 @@ def styles_markdown(report: Mapping[str, Any]) -> str:
     lines = [f"# Validation of `{report['model']}`, style by style", "",
              f"Each style on its own loss, L-BFGS for {report['steps']} iterations on {report['device']}; "
              "details in `<style>/report.md`.", "",
-             "| style | images | network loss | content | style | L-BFGS iterations to match | blown out "
+             "| style | images | network loss | content | style | L-BFGS iterations to match | blown out | halo "
              "| style distance: photo, network, L-BFGS |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, s in report["styles"].items():
         distances = " / ".join(f"{s[f'style_distance_{w}']:.2f}" for w in DISTANCES) \
             if "style_distance_network" in s else "-"
         lines.append(f"| {name} | {s['images']} | {_fmt(s['network_loss'])} | {_fmt(s['network_content'])} | "
                      f"{_fmt(s['network_style'])} | {_fmt(s['lbfgs_iterations_to_match'], 'g')} | "
-                     f"{s['blown_out']:.2%} | {distances} |")
+                     f"{s['blown_out']:.2%} | {s['halo']:.1f} | {distances} |")
     return "\n".join(lines) + "\n"
 
 
@@ -312,8 +315,8 @@ def validate_network(transformer: nn.Module, card: ModelCard, model: str, files:
     style = {k: v for k, v in asdict(card.style).items() if k not in ("loss", "weights")}
     report: dict[str, Any] = {"model": model, "style": style, "loss": card.style.loss,
                               "image_size": image_size, "steps": steps, "device": str(device),
-                              "style_distance": no_judge if judge is None else "", "summary": {}, "images": [],
-                              "skipped": []}
+                              "style_distance": no_judge if judge is None else "", "halo": halo_levels(transformer, device),
+                              "summary": {}, "images": [], "skipped": []}
     sheet_rows: list[list[torch.Tensor]] = []
     for path in files:
         name = path.relative_to(root).as_posix()
@@ -337,7 +340,7 @@ def validate_network(transformer: nn.Module, card: ModelCard, model: str, files:
         save_image(contact_sheet(sheet_rows, SHEET_HEIGHT, ["photo", "network", f"L-BFGS it {steps}"]),
                    output / "contact_sheet.png")
         report["images"].append(record)
-        report["summary"] = summarize(report["images"])
+        report["summary"] = {**summarize(report["images"]), "halo": report["halo"]}
         _write_reports(output, report, report_markdown(report))
         log.info("%s: network loss %.4g in %.4f s; L-BFGS matched at iteration %s; loss after %d: %.4g (%.2f s)",
                  name, record["network_loss"], record["network_seconds"], record["lbfgs_iterations_to_match"], steps,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fast_style.evaluate.quality import blown_out_share, contact_sheet, crushed_share, fit_height
+from torchvision.transforms.v2 import functional as TF
+
+from fast_style.evaluate.quality import blown_out_share, contact_sheet, crushed_share, fit_height, halo_levels, tower
 
 
 def _grey(value: float, h: int = 40, w: int = 50) -> torch.Tensor:
@@ -54,3 +56,27 @@ def test_contact_sheet_has_a_tile_per_image_at_the_row_height() -> None:
     assert sheet.width == 2 * 40 + 3 * 2
     assert sheet.height == 2 * 20 + 3 * 2 + 15
     assert fit_height(tall, 20).shape[-2:] == (20, 10)
+
+
+def test_the_halo_probe_sees_an_unsharp_mask_not_texture_or_the_photo_itself() -> None:
+    """An unsharp mask (the photo editor's sharpening) brightens the sky beside a dark object: a halo. Texture
+    painted as strongly all over the sky is not one, and neither is the picture left as it is."""
+    def unsharp(x: torch.Tensor) -> torch.Tensor:
+        return (x + 1.5 * (x - TF.gaussian_blur(x, [25, 25], [4.0, 4.0]))).clamp(0, 1)
+
+    generator = torch.Generator().manual_seed(0)
+
+    def texture(x: torch.Tensor) -> torch.Tensor:
+        return (x + 0.1 * torch.randn(x.shape, generator=generator)).clamp(0, 1)
+
+    assert halo_levels(lambda x: x) == pytest.approx(0.0, abs=1e-6)
+    assert halo_levels(texture) < 1.0
+    assert halo_levels(unsharp) > 10.0
+    assert halo_levels(lambda x: unsharp(unsharp(x))) > halo_levels(unsharp)
+
+
+def test_the_probe_tower_is_dark_on_a_flat_sky() -> None:
+    image = tower((0.5, 0.6, 0.8))
+    assert image.shape == (1, 3, 256, 384)
+    assert torch.equal(image[0, :, 0, 0], torch.tensor([0.5, 0.6, 0.8]))
+    assert (image[0, :, -1, 192] == 0.08).all() and (image[0, :, 50, 192] != 0.08).all()

@@ -20,6 +20,7 @@ from fast_style.losses.rebuild import find_vgg_weights, loss_for_model
 from fast_style.model_card import load_model, read_model_file
 from fast_style.styles import find_style_image
 from fast_style.styles import load_style
+from fast_style.evaluate.quality import halo_levels
 from fast_style.evaluate.validate import iterations_to_match, network_loss, summarize, validate
 
 
@@ -94,13 +95,16 @@ def test_validate_script_contract(exported_model: Path, photos: Path, tmp_path: 
             assert panel.width > 4 * r["width"] and panel.height > r["height"]
         assert 0 <= r["blown_out"] <= 1 and 0 <= r["crushed"] <= 1
         assert r["network_loss"] == pytest.approx(r["network_content"] + r["network_style"] + r["network_tv"]
-                                                  + r["network_sliced"], rel=1e-5)
+                                                  + r["network_sliced"] + r["network_laplacian"], rel=1e-5)
     with Image.open(out / "contact_sheet.png") as sheet:  # one row per photo: photo, network, L-BFGS
         assert sheet.height > 2 * 160 and sheet.width > 3 * 160
     summary = report["summary"]
     assert summary["images"] == 2
     assert summary["network_loss"] == pytest.approx(sum(r["network_loss"] for r in report["images"]) / 2)
     assert "median L-BFGS iterations" in (out / "report.md").read_text()
+    net, _ = load_model(exported_model)  # the halo probe: the network's, once per report
+    assert summary["halo"] == report["halo"] == pytest.approx(halo_levels(net), abs=1e-3)
+    assert "halo probe" in (out / "report.md").read_text()
     for r in report["images"]:  # the independent judge: the photo, the network's output and L-BFGS's result
         assert set(r["style_distance"]) == {"photo", "network", "optimisation"}
         assert all(d > 0 for d in r["style_distance"].values())
