@@ -1,4 +1,4 @@
-"""The loss core: content, Gram-matrix style, sliced-Wasserstein distribution and total-variation losses.
+"""The loss core: content, Gram-matrix style, sliced-Wasserstein distribution, Laplacian and total-variation losses.
 
 One implementation serves training (one style or many), classic pixel optimisation and validation. Content and
 style terms are each divided by the magnitude of their target, per layer, so the same weights give a balanced
@@ -8,6 +8,10 @@ between checkpoints).
 Gram matrices match second moments only: their optimum from a photo keeps the photo's colours under a fine
 texture. The sliced-Wasserstein term (Heitz et al. 2021) matches whole distributions, of the image's colours
 (``pixels``) and of VGG features, along fixed random directions, so the optimum takes the painting's palette.
+
+A network trained on VGG terms alone paints bands of light along the photo's strong edges (halos, docs/recipes.md)
+that the VGG terms barely see. The Laplacian term (Li et al. 2017) compares the photo's and the output's edges at
+the scale of a few strokes, where those bands are, and is blind to a change of colour over a region.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fast_style.errors import FastStyleError
-from fast_style.settings import real, weights
+from fast_style.settings import real, weights, whole
 from fast_style.losses.vgg import VGGFeatures, load_vgg
 
 
@@ -44,6 +48,7 @@ def style_loss(output_gram: torch.Tensor, target_gram: torch.Tensor) -> torch.Te
     return (output_gram - target_gram).pow(2).mean()
 
 
+LAPLACIAN = "laplacian"  # the photo's coarse Laplacian, kept beside its content features
 PIXELS = "pixels"        # a sliced layer that is the image itself (its RGB colours), not a VGG layer
 QUANTILES = 1024         # each style's sorted projections are kept at this many quantiles
 DIRECTIONS = 32          # random directions per sliced layer
@@ -71,6 +76,18 @@ def sliced_wasserstein(sorted_output: torch.Tensor, sorted_target: torch.Tensor)
     return (sorted_output - quantiles(sorted_target, sorted_output.shape[-1])).pow(2).mean()
 
 
+LAPLACE_KERNEL = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
+
+
+def coarse_laplacian(image: torch.Tensor, pool: int) -> torch.Tensor:
+    """The Laplacian of each colour channel after ``pool``-fold average pooling, in float32: the image's edges at
+    the scale of ``pool`` pixels; zero over any region of one colour, whichever colour."""
+    with torch.autocast(image.device.type, enabled=False):
+        pooled = F.avg_pool2d(image.float(), pool, ceil_mode=True) if pool > 1 else image.float()
+        kernel = LAPLACE_KERNEL.to(pooled.device).expand(pooled.shape[1], 1, 3, 3)
+        return F.conv2d(pooled, kernel, groups=pooled.shape[1])
+
+
 def out_of_range(image: torch.Tensor) -> torch.Tensor:
     """Mean squared distance of the pixels from [0, 1]: zero for any valid image."""
     image = image.float()
@@ -88,13 +105,14 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
 @dataclass(frozen=True)
 class TermWeights:
     """The weights of one style's loss terms (``loss.content_weight``, ``style_weight``, ``tv_weight``,
-    ``range_weight``, ``sliced_weight``)."""
+    ``range_weight``, ``sliced_weight``, ``laplacian_weight``)."""
 
     content: float = 1.0
     style: float = 1.0
     tv: float = 0.0
     range: float = 0.0
     sliced: float = 0.0
+    laplacian: float = 0.0
 
 
 class PerceptualLoss(nn.Module):
@@ -110,7 +128,8 @@ class PerceptualLoss(nn.Module):
 
     def __init__(self, vgg: VGGFeatures, content_layers: Mapping[str, float], style_layers: Mapping[str, float],
                  weights: Sequence[TermWeights] = (TermWeights(),), names: Sequence[str] | None = None,
-                 eps: float = 1e-8, sliced_layers: Mapping[str, float] | None = None) -> None:
+                 eps: float = 1e-8, sliced_layers: Mapping[str, float] | None = None,
+                 laplacian_pool: int = 4) -> None:
         super().__init__()
         self.vgg = vgg
         self.content_layers = dict(content_layers)
@@ -127,6 +146,7 @@ class PerceptualLoss(nn.Module):
         if len(self.names) != len(self.weights):
             raise ValueError(f"{len(self.names)} style names for {len(self.weights)} sets of loss weights")
         self.eps = eps
+        self.laplacian_pool = laplacian_pool if any(w.laplacian for w in self.weights) else 0   # 0: no term
         self.taps = tuple(dict.fromkeys([*self.content_layers, *self.style_layers,
                                          *(n for n in self.sliced_layers if n != PIXELS)]))
         self.has_style = False
@@ -184,11 +204,14 @@ class PerceptualLoss(nn.Module):
         out_feats = self.vgg(output, self.taps)
         with torch.no_grad():
             content_feats = self.vgg(content, tuple(self.content_layers))
+            if self.laplacian_pool:
+                content_feats[LAPLACIAN] = coarse_laplacian(content, self.laplacian_pool)
         return self.terms(output, out_feats, content_feats, styles)
 
     def terms(self, output: torch.Tensor, out_feats: Mapping[str, torch.Tensor],
               content_feats: Mapping[str, torch.Tensor], styles: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """The weighted terms from VGG features already computed; lets a caller schedule the VGG passes
+        """The weighted terms from VGG features already computed (and, with a Laplacian term, the photo's coarse
+        Laplacian as ``content_feats["laplacian"]``); lets a caller schedule the VGG passes
         its own way (the benchmark's textbook baseline) while the loss definitions stay these."""
         if styles is None:
             if self.num_styles != 1:
@@ -232,6 +255,10 @@ class PerceptualLoss(nn.Module):
                                                           self.sliced_directions(n)),
                                        getattr(self, f"sliced_{n}")[index]) / getattr(self, f"sliced_norm_{n}")[index]
                 for n, w in self.sliced_layers.items())
+        if self.laplacian_pool:
+            target = content_feats[LAPLACIAN]
+            terms["laplacian"] = weights.laplacian * F.mse_loss(
+                coarse_laplacian(output, self.laplacian_pool), target) / (target.pow(2).mean() + self.eps)
         terms["total"] = sum(terms.values())
         return terms
 
@@ -248,10 +275,14 @@ def build_loss(cfgs: Sequence[Mapping[str, Any]], style_images: Sequence[torch.T
     sliced = cfgs[0].get("sliced_layers") or {}   # model files from before the sliced term have none
     sliced_layers = weights("loss.sliced_layers", sliced) if sliced else {}
     terms = [TermWeights(*(real(f"loss.{name}", cfg.get(name, 0), low=0) for name in
-                           ("content_weight", "style_weight", "tv_weight", "range_weight", "sliced_weight")))
+                           ("content_weight", "style_weight", "tv_weight", "range_weight", "sliced_weight",
+                            "laplacian_weight")))
              for cfg in cfgs]
+    pool = whole("loss.laplacian_pool", cfgs[0].get("laplacian_pool", 4), 1,
+                 hint="the pooling before the Laplacian term, in pixels, e.g. 4")
     taps = [*content_layers, *style_layers, *(n for n in sliced_layers if n != PIXELS)]
     vgg, vgg_info = load_vgg(cfgs[0]["arch"], cfgs[0]["weights"], taps, assets_dir)
-    loss = PerceptualLoss(vgg, content_layers, style_layers, terms, names, sliced_layers=sliced_layers)
+    loss = PerceptualLoss(vgg, content_layers, style_layers, terms, names, sliced_layers=sliced_layers,
+                          laplacian_pool=pool)
     loss.set_styles(style_images)
     return loss, vgg_info

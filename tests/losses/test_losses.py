@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from fast_style.errors import FastStyleError
-from fast_style.losses.perceptual import (PerceptualLoss, TermWeights, build_loss, content_loss, gram_matrix,
-                                          sliced_wasserstein, sorted_projections, style_loss, total_variation)
+from fast_style.losses.perceptual import (PerceptualLoss, TermWeights, build_loss, coarse_laplacian, content_loss,
+                                          gram_matrix, sliced_wasserstein, sorted_projections, style_loss, total_variation)
 from fast_style.losses.vgg import VGGFeatures, load_vgg
 
 from conftest import VGG_WEIGHTS
@@ -64,6 +64,46 @@ def test_perceptual_loss_normalises_by_target_magnitude() -> None:
     ten = scaled(output * 10, content * 10)
     assert ten["content"].item() == pytest.approx(terms["content"].item(), rel=1e-5)
     assert ten["style"].item() == pytest.approx(terms["style"].item(), rel=1e-5)
+
+
+def test_coarse_laplacian_by_hand() -> None:
+    # 6x6 pooled by 2 is 3x3 with a centre of 1 and zeros around it: one valid Laplacian value, 4·0 - 4·1.
+    image = torch.zeros(1, 1, 6, 6)
+    image[..., 2:4, 2:4] = 1.0                  # the pooled centre is 1, its four neighbours 0
+    assert coarse_laplacian(image, 2).flatten().tolist() == [-4.0]
+    assert coarse_laplacian(image, 1).shape[-2:] == (4, 4)
+
+
+def test_the_laplacian_term_sees_bands_along_edges_not_colours_or_fine_strokes() -> None:
+    """A halo (a bright band beside an edge) costs; a new colour over the whole image and a pixel-scale texture
+    (which 4-fold pooling averages away) cost nothing."""
+    loss = PerceptualLoss(Identity(), {"x": 1.0}, {"x": 1.0}, [TermWeights(0.0, 0.0, laplacian=2.0)], laplacian_pool=4)
+    loss.set_styles([torch.rand(1, 3, 8, 8)])
+    photo = torch.full((1, 3, 64, 64), 0.8)
+    photo[..., 16:, 24:40] = 0.1                # a dark tower against bright sky
+    assert loss(photo, photo)["laplacian"].item() == 0
+    recoloured = photo * torch.tensor([0.5, 0.7, 1.2]).view(1, 3, 1, 1) + torch.tensor([0.1, 0.0, -0.2]).view(1, 3, 1, 1)
+    shifted = photo + torch.tensor([0.1, -0.3, 0.05]).view(1, 3, 1, 1)
+    assert loss(shifted, photo)["laplacian"].item() == pytest.approx(0.0, abs=1e-6)
+    strokes = photo.clone()
+    strokes[..., ::2, ::2] += 0.1
+    strokes[..., 1::2, 1::2] -= 0.1
+    assert loss(strokes, photo)["laplacian"].item() == pytest.approx(0.0, abs=1e-6)
+    halo = photo.clone()
+    halo[..., 8:, 16:24] += 0.15                # a bright band along the tower's left side
+    halo[..., 8:, 40:48] += 0.15
+    terms = loss(halo, photo)
+    assert terms["laplacian"].item() > 0.1
+    assert terms["total"].item() == pytest.approx(terms["laplacian"].item())
+    # Scaled by its target like the other terms: a contrast change costs the same on any photo's scale.
+    assert loss(recoloured, photo)["laplacian"].item() > 0
+    assert loss(halo * 10, photo * 10)["laplacian"].item() == pytest.approx(terms["laplacian"].item(), rel=1e-5)
+
+
+def test_the_laplacian_term_is_off_unless_weighted() -> None:
+    loss = PerceptualLoss(Identity(), {"x": 1.0}, {"x": 1.0}, [TermWeights(1.0, 1.0)])
+    loss.set_styles([torch.rand(1, 3, 8, 8)])
+    assert "laplacian" not in loss(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16))
 
 
 def test_loss_requires_a_style() -> None:
