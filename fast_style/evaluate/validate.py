@@ -315,8 +315,8 @@ def validate_network(transformer: nn.Module, card: ModelCard, model: str, files:
     style = {k: v for k, v in asdict(card.style).items() if k not in ("loss", "weights")}
     report: dict[str, Any] = {"model": model, "style": style, "loss": card.style.loss,
                               "image_size": image_size, "steps": steps, "device": str(device),
-                              "style_distance": no_judge if judge is None else "", "halo": halo_levels(transformer, device),
-                              "summary": {}, "images": [], "skipped": []}
+                              "style_distance": no_judge if judge is None else "",
+                              "halo": halo_levels(transformer, device), "summary": {}, "images": [], "skipped": []}
     sheet_rows: list[list[torch.Tensor]] = []
     for path in files:
         name = path.relative_to(root).as_posix()
