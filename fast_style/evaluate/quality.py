@@ -35,10 +35,17 @@ def crushed_share(output: torch.Tensor, photo: torch.Tensor, threshold: float = 
 PROBE_SKIES = ((0.5, 0.6, 0.8), (0.85, 0.85, 0.9), (0.9, 0.6, 0.3))   # blue, overcast and evening skies
 
 
+def tower_box(height: int, width: int) -> tuple[int, int, int]:
+    """The probe tower's top row and its left and right columns (right exclusive): it stands on the bottom edge,
+    five eighths of the picture high, in the middle sixth of its width."""
+    return height * 3 // 8, width * 5 // 12, width * 7 // 12
+
+
 def tower(sky: Sequence[float], height: int = 256, width: int = 384) -> torch.Tensor:
-    """The halo probe's picture ``[1, 3, H, W]``: a flat ``sky`` with a dark tower standing in its middle third."""
+    """The halo probe's picture ``[1, 3, H, W]``: a flat ``sky`` with a dark tower in it (:func:`tower_box`)."""
     image = torch.tensor(sky, dtype=torch.float32).view(1, 3, 1, 1).repeat(1, 1, height, width)
-    image[..., height * 3 // 8:, width * 5 // 12: width * 7 // 12] = 0.08
+    top, left, right = tower_box(height, width)
+    image[..., top:, left:right] = 0.08
     return image
 
 
@@ -52,7 +59,7 @@ def halo_levels(network: Callable[[torch.Tensor], torch.Tensor], device: torch.d
     for sky in PROBE_SKIES:
         image = tower(sky)
         h, w = image.shape[-2:]
-        top, left, right = h * 3 // 8, w * 5 // 12, w * 7 // 12
+        top, left, right = tower_box(h, w)
         with torch.no_grad():
             out = network(image.to(device)).float().cpu()[0]
         near = torch.zeros(h, w, dtype=torch.bool)
