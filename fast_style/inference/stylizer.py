@@ -13,7 +13,7 @@ import torch
 from fast_style.errors import FastStyleError
 from fast_style.inference.prepare import Model, for_inference, stored_in
 from fast_style.inference.standalone import open_model
-from fast_style.inference.tiling import ALIGN, check_tile, shrink, stylize_tiled, with_shared_norm_stats
+from fast_style.inference.tiling import ALIGN, check_tile, place, shrink, stylize_tiled, with_shared_norm_stats
 from fast_style.model_card import ModelCard
 from fast_style.runtime import choose_device, choose_precision, free_memory
 from fast_style.settings import flag, real
@@ -135,4 +135,9 @@ class Stylizer:
         net = with_shared_norm_stats(self.model)
         if net is not None:
             self.forward(shrink(image, tile * tile).to(self.device), net)
-        return stylize_tiled(lambda part: self.forward(part.to(self.device), net).cpu(), image, tile, self.overlap)
+
+        def run(part: torch.Tensor, origin: tuple[int, int]) -> torch.Tensor:
+            place(net, origin)
+            return self.forward(part.to(self.device), net).cpu()
+
+        return stylize_tiled(run, image, tile, self.overlap)

@@ -8,10 +8,11 @@ different contrast. For our own networks (:class:`~fast_style.nn.transformer.Tra
 of every instance norm are therefore measured once on the whole image, shrunk to the size of one tile, and
 every tile is normalised with those: tiles then compute pieces of one and the same function and meet
 exactly (up to the cross-fade, where the receptive field is cut). The contrast that scales the residual
-(:class:`~fast_style.nn.layers.ContrastGate`) is measured on the whole image in the same pass. When the whole
+(:class:`~fast_style.nn.layers.ContrastGate`) is measured on the whole image in the same pass, and a network's noise
+channels (:class:`~fast_style.nn.layers.NoiseField`) are those of the tile's place in the whole image. When the whole
 image fits in one tile the statistics are the untiled ones, so tiling changes nothing but the receptive field at
 tile edges.
-Standalone TorchScript/ONNX models cannot be opened up; their tiles keep per-tile statistics and rely
+Standalone TorchScript/ONNX models cannot be opened up; their tiles keep per-tile statistics (and noise) and rely
 on the cross-fade alone.
 """
 
@@ -19,13 +20,14 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from fast_style.inference.prepare import Model
-from fast_style.nn.layers import ContrastGate, StyleNorm
+from fast_style.nn.layers import ContrastGate, NoiseField, StyleNorm
 from fast_style.nn.transformer import TransformerNet
 
 
@@ -86,6 +88,13 @@ def with_shared_norm_stats(net: Model) -> nn.Module | None:
     return twin
 
 
+def place(net: nn.Module | None, origin: tuple[int, int]) -> None:
+    """Tell ``net``'s noise channels that what it runs next starts at ``origin`` (row, column) of the whole image."""
+    for module in net.modules() if net is not None else ():
+        if isinstance(module, NoiseField):
+            module.origin = origin
+
+
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     """Window starts along one axis: a multiple of ``tile - overlap`` apart, the last window reaching the end."""
     if length <= tile:
@@ -127,9 +136,11 @@ def shrink(image: torch.Tensor, max_pixels: int) -> torch.Tensor:
     return F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
 
 
-def stylize_tiled(model: Model, image: torch.Tensor, tile: int, overlap: int) -> torch.Tensor:
-    """Run ``model`` (CPU tensor in, CPU float tensor out; it moves each tile to its device) over
-    ``image`` ([1, 3, H, W]) in ``tile``-sized windows and blend the results; only one tile is in flight.
+def stylize_tiled(model: Callable[[torch.Tensor, tuple[int, int]], torch.Tensor], image: torch.Tensor, tile: int,
+                  overlap: int) -> torch.Tensor:
+    """Run ``model`` (a CPU tile and its top-left corner in the image in, CPU float tensor out; it moves each tile to
+    its device) over ``image`` ([1, 3, H, W]) in ``tile``-sized windows and blend the results; only one tile is in
+    flight.
 
     For shared statistics, pass a model from :func:`with_shared_norm_stats` that has already seen
     ``shrink(image, tile * tile)``."""
@@ -145,6 +156,6 @@ def stylize_tiled(model: Model, image: torch.Tensor, tile: int, overlap: int) ->
         for left in tile_starts(w, tile, overlap):
             right = min(left + tile, w)
             weight = row_weight[:, None] * ramp(left, right, w, overlap)[None, :]
-            out[..., top:bottom, left:right] += model(image[..., top:bottom, left:right]) * weight
+            out[..., top:bottom, left:right] += model(image[..., top:bottom, left:right], (top, left)) * weight
             total[..., top:bottom, left:right] += weight
     return out.div_(total.clamp_min_(1e-8))

@@ -83,13 +83,14 @@ class ArbitraryStyleNet(nn.Module):
 
     def __init__(self, channels: Sequence[int] = (16, 32, 64), num_res_blocks: int = 3, style_dim: int = 32,
                  hidden: int = 256, style_layers: Sequence[str] | None = None, colour_hidden: int = 0,
-                 colour_gain: float = 30.0, contrast_floor: float = 0.0) -> None:
+                 colour_gain: float = 30.0, contrast_floor: float = 0.0, noise_channels: int = 0,
+                 noise_std: float = 0.1) -> None:
         super().__init__()
         self.style_dim = whole("model.style_dim", style_dim, 2, hint="the style vector's length, e.g. 32")
         self.hidden = whole("model.hidden", hidden, 1, hint="the predictor's hidden width, e.g. 256")
         self.style_layers = [str(layer) for layer in style_layers or STYLE_LAYERS]
         self.transformer = TransformerNet(channels, num_res_blocks, 1 + self.style_dim, colour_hidden, colour_gain,
-                                          contrast_floor)
+                                          contrast_floor, noise_channels, noise_std)
         with torch.no_grad():
             for rows in self.transformer._rows():
                 rows[1:].zero_()

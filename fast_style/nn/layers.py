@@ -153,3 +153,45 @@ class ContrastGate(nn.Module):
             return torch.ones((), dtype=x.dtype, device=x.device)
         var = torch.var_mean(x.float(), dim=(1, 2, 3), keepdim=True, correction=0)[0]
         return (var.sqrt() / self.floor).clamp(max=1.0).to(x.dtype)
+
+
+class NoiseField(nn.Module):
+    """``channels`` of uniform noise with standard deviation ``std``, for the network to paint flat regions with.
+
+    A network sees only the photo, and instance norm and convolutions can only paint what varies, so on a flat
+    sky it paints nothing but a band along the sky's edges (a halo) and amplifies the sky's grain into waves
+    (docs/recipes.md); noise channels beside the photo give it a texture source (as Ulyanov et al. 2016's texture
+    networks take noise). Training draws fresh noise every step, so the network cannot learn one pattern. At
+    inference the noise is a hash of each pixel's place in the whole image (``origin`` is the top-left corner of
+    the part being run, set by tiling), in integer arithmetic: the same at every pixel in PyTorch, TorchScript,
+    ONNX and the browser, tiles meet exactly, a film's texture stays still, and it never repeats (a stored
+    pattern tiled across a large photo would show as wallpaper)."""
+
+    def __init__(self, channels: int, std: float) -> None:
+        super().__init__()
+        self.channels, self.std = channels, std
+        self.origin: tuple[int, int] = (0, 0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` ``[B, C, H, W]`` with the noise channels appended."""
+        b, _, h, w = x.shape
+        if self.training:
+            uniform = torch.rand(b, self.channels, h, w, device=x.device)
+        else:
+            uniform = self.hashed(h, w, x.device).expand(b, -1, -1, -1)
+        return torch.cat([x, ((uniform - 0.5) * (self.std * 12 ** 0.5)).to(x.dtype)], 1)
+
+    def hashed(self, height: int, width: int, device: torch.device) -> torch.Tensor:
+        """``[1, channels, height, width]`` uniform in [0, 1): the inference noise of these pixels."""
+        rows = torch.arange(height, device=device, dtype=torch.int64) + self.origin[0]
+        columns = torch.arange(width, device=device, dtype=torch.int64) + self.origin[1]
+        channels = torch.arange(1, self.channels + 1, device=device, dtype=torch.int64)
+        # Modulo the prime 2**31 - 1, so a value squared stays inside 64-bit integers (in every runtime); odd
+        # multipliers spread channels, rows and columns over it, and three rounds of squaring mix them. Literals,
+        # as TorchScript reads no module-level constants.
+        modulus = 2_147_483_647
+        key = channels[:, None, None] * 1_274_126_177 + rows[None, :, None] * 374_761_393
+        key = (key + columns[None, None, :] * 668_265_263) % modulus
+        for constant in (1_013_904_223, 1_664_525, 22_695_477):
+            key = (key * key + constant) % modulus
+        return (key.float() / modulus)[None]

@@ -17,6 +17,8 @@ The photo the residual is added to is first recoloured by a learned affine map o
 from every layer after the first, so the residual alone learned a painting's palette only after thousands of
 steps. At inference the residual of a photo flatter than ``contrast_floor`` is scaled down with its contrast
 (:class:`~fast_style.nn.layers.ContrastGate`), so a dark film frame is not covered in full-strength strokes.
+With ``noise_channels`` the first conv also sees noise (:class:`~fast_style.nn.layers.NoiseField`): something to
+paint a flat sky with, where a network without it paints halos along the sky's edges.
 
 Every style-dependent parameter (the norms' scale and shift, the colour map) has one row per style
 (Dumoulin et al. 2017; about 0.2% of the parameters per style): :meth:`TransformerNet.fold` mixes the rows of
@@ -33,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fast_style.errors import FastStyleError
-from fast_style.nn.layers import ColourMap, ContrastGate, ConvLayer, StyleNorm, mix_rows
+from fast_style.nn.layers import ColourMap, ContrastGate, ConvLayer, NoiseField, StyleNorm, mix_rows
 from fast_style.settings import real, whole
 
 
@@ -84,15 +86,20 @@ class TransformerNet(nn.Module):
     ``[7, 3]`` blends as ``[0.7, 0.3]``)."""
 
     def __init__(self, channels: Sequence[int] = (32, 64, 128), num_res_blocks: int = 5, num_styles: int = 1,
-                 colour_hidden: int = 0, colour_gain: float = 30.0, contrast_floor: float = 0.0) -> None:
+                 colour_hidden: int = 0, colour_gain: float = 30.0, contrast_floor: float = 0.0,
+                 noise_channels: int = 0, noise_std: float = 0.1) -> None:
         super().__init__()
         c1, c2, c3 = check_channels(channels)
         self.channels = [c1, c2, c3]
         self.num_res_blocks = whole("model.num_res_blocks", num_res_blocks, 0)
         self.num_styles = whole("model.num_styles", num_styles, 1)
         s = self.num_styles
+        self.noise = NoiseField(whole("model.noise_channels", noise_channels, 0,
+                                      hint="how many noise channels the network paints flat regions with, e.g. 2"),
+                                real("model.noise_std", noise_std, above=0,
+                                     hint="the noise's standard deviation against the photo's [0, 1], e.g. 0.1"))
         self.blocks = nn.ModuleList([
-            ConvNormReLU(3, c1, 9, s),
+            ConvNormReLU(3 + self.noise.channels, c1, 9, s),
             ConvNormReLU(c1, c2, 3, s, stride=2),
             ConvNormReLU(c2, c3, 3, s, stride=2),
             *[ResidualBlock(c3, s) for _ in range(self.num_res_blocks)],
@@ -120,6 +127,8 @@ class TransformerNet(nn.Module):
         # Weights stored in 16 bits (fast inference) take the photo in their precision; the sum below
         # stays in the photo's precision, so outputs keep all 256 levels per channel.
         y = pad_to_fit(x).to(self.blocks[0].conv[1].weight.dtype)
+        if self.noise.channels:
+            y = self.noise(y)
         for block in self.blocks:
             y = block(y, style)
         gain = self.output_gain * self.contrast(x)
@@ -129,7 +138,8 @@ class TransformerNet(nn.Module):
         """What rebuilds this network (a model card's ``network``)."""
         return {"channels": self.channels, "num_res_blocks": self.num_res_blocks, "num_styles": self.num_styles,
                 "colour_hidden": self.colour.hidden, "colour_gain": self.colour.gain,
-                "contrast_floor": self.contrast.floor}
+                "contrast_floor": self.contrast.floor, "noise_channels": self.noise.channels,
+                "noise_std": self.noise.std}
 
     def per_style(self) -> list[StyleNorm | ColourMap]:
         """The layers holding one row of ``weight`` and ``bias`` per style: the norms and the colour map."""

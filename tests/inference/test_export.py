@@ -185,3 +185,25 @@ def test_the_contrast_floor_travels_in_both_formats(tmp_path: Path) -> None:
     onnx_model = OnnxModel(export_onnx(net, card, tmp_path / "net.onnx"), CPU)
     torch.testing.assert_close(onnx_model(x), expected, atol=1e-4, rtol=0)
     assert onnx_model.card.network["contrast_floor"] == 0.15
+
+
+def test_noise_channels_travel_in_both_formats(tmp_path: Path) -> None:
+    """``model.noise_channels``: TorchScript and ONNX compute the same hashed noise as PyTorch (64-bit integer
+    arithmetic), so they paint the same texture, at an odd size and for a batch."""
+    from fast_style.inference.standalone import OnnxModel, export_onnx, export_torchscript
+    from fast_style.model_card import ModelCard
+    from fast_style.nn.transformer import TransformerNet
+    from fast_style.styles import StyleInfo
+
+    torch.manual_seed(0)
+    net = TransformerNet((4, 8, 8), 1, noise_channels=2, noise_std=0.3).eval()
+    torch.nn.init.normal_(net.out[1].weight, std=0.05)
+    card = ModelCard({**net.config()}, (StyleInfo("starry_night"),))
+    x = torch.full((2, 3, 37, 53), 0.5)
+    expected = net(x)
+    assert expected.std() > 0.01                          # the noise paints the flat image
+    scripted = torch.jit.load(str(export_torchscript(net, card, tmp_path / "net.torchscript.pt")))
+    torch.testing.assert_close(scripted(x), expected, atol=1e-5, rtol=0)
+    onnx_model = OnnxModel(export_onnx(net, card, tmp_path / "net.onnx"), CPU)
+    torch.testing.assert_close(onnx_model(x), expected, atol=1e-4, rtol=0)
+    assert onnx_model.card.network["noise_channels"] == 2

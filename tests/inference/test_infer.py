@@ -258,6 +258,28 @@ def test_tiles_match_the_untiled_image_without_seams(styled: torch.nn.Module, pr
     assert error.max() < tolerance  # everywhere, so also along the tile borders at x = 64..288: no seam
 
 
+@pytest.mark.parametrize(("precision", "tolerance"), [(torch.float32, 1e-3), (torch.bfloat16, 0.02)])
+def test_tiles_of_a_network_with_noise_channels_get_their_place_in_the_whole_images_noise(
+        precision: torch.dtype, tolerance: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``model.noise_channels``: each tile is painted with the noise of its place in the whole image, so tiles meet
+    as for a network without noise; noise restarting at every tile's corner would show."""
+    from fast_style.nn.transformer import TransformerNet
+
+    torch.manual_seed(0)
+    net = TransformerNet((8, 16, 32), 1, noise_channels=2, noise_std=0.3)
+    torch.nn.init.normal_(net.out[1].weight, std=0.05)
+    net = for_inference(net.eval(), CPU, precision)
+    x = torch.full((1, 3, 144, 304), 0.5)
+    x[..., 40:100, 120:180] = 0.1                       # a dark tower on a flat sky
+    whole = Stylizer(net, CPU, precision, tile=None)(x)
+    tiled = Stylizer(net, CPU, precision, tile=224, overlap=160)(x)
+    assert (whole - x)[..., :, :100].std() > 0.01        # the noise paints the flat sky
+    assert (tiled - whole).abs().max() < tolerance
+    monkeypatch.setattr("fast_style.inference.stylizer.place", lambda net, origin: None)
+    restarted = Stylizer(net, CPU, precision, tile=224, overlap=160)(x)
+    assert (restarted - whole).abs().max() > 5 * tolerance
+
+
 def test_tiles_share_the_whole_images_contrast_below_the_floor(styled: torch.nn.Module) -> None:
     """A low-contrast photo (below ``model.contrast_floor``) whose left tile is flat and right tile patterned: each
     tile's own contrast would fade their strokes by different amounts, and the seam would show."""

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from fast_style.losses.perceptual import out_of_range
-from fast_style.nn.layers import StyleNorm
+from fast_style.errors import FastStyleError
+from fast_style.nn.layers import NoiseField, StyleNorm
 from fast_style.nn.transformer import TransformerNet
 
 
@@ -183,3 +184,62 @@ def test_a_photo_below_the_contrast_floor_gets_the_strokes_of_the_photo_scaled_w
     torch.testing.assert_close(residual(plain, dark), residual(plain, photo), atol=2e-3, rtol=0)
     gated.train(), plain.train()
     assert torch.equal(residual(gated, dark), residual(plain, dark))
+
+
+def noisy(noise_channels: int = 2, noise_std: float = 0.1) -> TransformerNet:
+    """A small network with noise channels whose residual is not zero."""
+    torch.manual_seed(0)
+    net = TransformerNet((8, 16, 32), 1, noise_channels=noise_channels, noise_std=noise_std)
+    torch.nn.init.normal_(net.out[1].weight, std=0.05)
+    return net
+
+
+def test_noise_channels_give_a_flat_sky_texture_that_stays_put_at_inference() -> None:
+    """A network sees a flat image as nothing to paint (instance norm of a constant is zero); with noise channels it
+    paints texture on it. At inference the noise is the same every time and in every copy of the network (a film's
+    texture stays still); in training it is fresh every step."""
+    flat = torch.full((1, 3, 48, 64), 0.5)
+    plain = TransformerNet((8, 16, 32), 1)
+    torch.nn.init.normal_(plain.out[1].weight, std=0.05)
+    with torch.no_grad():
+        assert plain.eval()(flat).std() < 1e-4
+        net = noisy().eval()
+        out = net(flat)
+        assert out.std() > 1e-3
+        twin = TransformerNet(**net.config())
+        twin.load_state_dict(net.state_dict())
+        assert torch.equal(twin.eval()(flat), out)
+        torch.testing.assert_close(net(flat.expand(2, -1, -1, -1)), out.expand(2, -1, -1, -1), atol=1e-6, rtol=0)
+        net.train()
+        assert not torch.equal(net(flat), net(flat))
+
+
+def test_the_inference_noise_is_white_uncorrelated_and_a_function_of_the_place_in_the_whole_image() -> None:
+    """The hashed noise has the training noise's distribution (uniform, mean 0, the given std), no correlation
+    between neighbours or channels, and a part of the image starting at ``origin`` gets exactly that window of the
+    whole image's noise (which tiling relies on)."""
+    field = NoiseField(2, 0.25).eval()
+    whole = field(torch.zeros(1, 0, 512, 512))[0]
+    assert abs(float(whole.mean())) < 2e-3 and abs(float(whole.std()) - 0.25) < 2e-3
+    assert float(whole.abs().max()) <= 0.25 * 3 ** 0.5 + 1e-6      # uniform: nothing beyond sqrt(3) std
+    trained = field.train()(torch.zeros(1, 0, 512, 512))[0]
+    assert abs(float(trained.std()) - 0.25) < 2e-3 and float(trained.abs().max()) <= 0.25 * 3 ** 0.5 + 1e-6
+    field.eval()
+
+    def correlation(a: torch.Tensor, b: torch.Tensor) -> float:
+        return float((a * b).mean() / (a.std() * b.std()))
+
+    for dy, dx in ((0, 1), (1, 0), (1, 1), (2, 3)):
+        assert abs(correlation(whole[0, dy:, dx:], whole[0, : 512 - dy, : 512 - dx])) < 0.01
+    assert abs(correlation(whole[0], whole[1])) < 0.01
+    field.origin = (100, 37)
+    assert torch.equal(field(torch.zeros(1, 0, 50, 60))[0], whole[:, 100:150, 37:97])
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"noise_channels": -1}, "model.noise_channels=-1"), ({"noise_channels": 1.5}, "model.noise_channels=1.5"),
+    ({"noise_channels": 2, "noise_std": 0}, "model.noise_std=0"),
+])
+def test_bad_noise_settings_are_refused_by_name(settings: dict[str, float], message: str) -> None:
+    with pytest.raises(FastStyleError, match=message.replace(".", r"\.")):
+        TransformerNet((8, 16, 32), 1, **settings)

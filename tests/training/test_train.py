@@ -77,6 +77,8 @@ def test_export_gets_the_permissions_of_a_plainly_created_file(trained_run: Path
     ("model.colour_gain=0", "model.colour_gain=0: "),
     ("model.colour_hidden=-1", "model.colour_hidden=-1: "),
     ("model.contrast_floor=-0.1", "model.contrast_floor=-0.1: "),
+    ("model.noise_channels=-2", "model.noise_channels=-2: "),
+    ("model.noise_std=0", "model.noise_std=0: "),
     ("loss.laplacian_weight=-1", "loss.laplacian_weight=-1"),
     ("loss.laplacian_pool=0", "loss.laplacian_pool=0: "),
 ])

@@ -89,6 +89,44 @@ def test_a_link_stylises_its_photo_as_infer_does(browser: object, server: str, s
     page.close()
 
 
+def test_a_network_with_noise_channels_paints_the_same_texture_in_the_browser(
+        browser: object, tmp_path_factory: pytest.TempPathFactory, styled_model: Path) -> None:
+    """``model.noise_channels``: the page's onnxruntime-web computes the hashed noise in 64-bit integers as
+    PyTorch does, so a flat photo gets the same texture as infer.py gives it."""
+    import torch
+
+    from dataclasses import replace
+
+    from fast_style.model_card import load_model, save_model
+    from fast_style.nn.transformer import TransformerNet
+    from fast_style.web.serve import make_server
+
+    folder = tmp_path_factory.mktemp("noise")
+    torch.manual_seed(0)
+    net = TransformerNet((4, 8, 8), 1, noise_channels=2, noise_std=0.3)
+    torch.nn.init.normal_(net.out[1].weight, std=0.05)
+    model = save_model(folder / "noisy.pt", net, replace(load_model(styled_model)[1], network=net.config()))
+    result = run_script("export.py", "format=web", f"model={model}", f"output={folder / 'site'}",
+                        f"web.runtime={RUNTIME}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    photo = torch.full((3, 64, 96), 0.5)
+    save_image(photo, folder / "site" / "flat.png")
+    httpd = make_server(folder / "site", "127.0.0.1", 0)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        page = browser.new_page()
+        assert final_state(page, f"http://127.0.0.1:{httpd.server_address[1]}/?photo=flat.png") == "done"
+        got = canvas_pixels(page)
+        page.close()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    expected = Stylizer.from_file(model, device="cpu", precision="float32")(photo[None])[0]
+    expected = expected.mul(255).round().div(255).permute(1, 2, 0).numpy()
+    assert expected.std() > 0.02  # the noise paints the flat photo; other noise would differ by about as much
+    assert np.abs(got - expected).mean() <= 2 / 255, np.abs(got - expected).mean()
+
+
 @pytest.mark.parametrize(("query", "message"), [
     ("?photo=notes.png", "error: photo notes.png: not an image this browser can read"),
     ("?photo=photo.png&style=monet", "error: style monet: not in this site; it holds starry_night"),
