@@ -77,7 +77,7 @@ def test_model_file_holds_every_style_with_its_own_settings(multi_model: Path, a
     # each style keeps its recommended weights (configs/style/*.yaml: 3 for starry_night, 10 for candy)
     assert [entry["loss"]["style_weight"] for entry in raw["styles"]] == [3.0, 10.0]
     assert raw["network"] == {"channels": [16, 32, 64], "num_res_blocks": 3, "colour_hidden": 0, "colour_gain": 30.0,
-                              "contrast_floor": 0.1, "num_styles": 2}
+                              "contrast_floor": 0.1, "noise_channels": 0, "noise_std": 0.1, "num_styles": 2}
     assert "styles=[starry_night,candy]" in raw["train"]["command"] and raw["train"]["steps"] == 4
 
 
