@@ -33,6 +33,7 @@ def crushed_share(output: torch.Tensor, photo: torch.Tensor, threshold: float = 
 
 
 PROBE_SKIES = ((0.5, 0.6, 0.8), (0.85, 0.85, 0.9), (0.9, 0.6, 0.3))   # blue, overcast and evening skies
+PROBE_SIZE = (256, 384)                                                # the probe picture's height and width
 
 
 def tower_box(height: int, width: int) -> tuple[int, int, int]:
@@ -41,7 +42,7 @@ def tower_box(height: int, width: int) -> tuple[int, int, int]:
     return height * 3 // 8, width * 5 // 12, width * 7 // 12
 
 
-def tower(sky: Sequence[float], height: int = 256, width: int = 384) -> torch.Tensor:
+def tower(sky: Sequence[float], height: int = PROBE_SIZE[0], width: int = PROBE_SIZE[1]) -> torch.Tensor:
     """The halo probe's picture ``[1, 3, H, W]``: a flat ``sky`` with a dark tower in it (:func:`tower_box`)."""
     image = torch.tensor(sky, dtype=torch.float32).view(1, 3, 1, 1).repeat(1, 1, height, width)
     top, left, right = tower_box(height, width)
@@ -55,19 +56,18 @@ def halo_levels(network: Callable[[torch.Tensor], torch.Tensor], device: torch.d
     On each probe sky: the mean colour distance (RGB, 0-255 levels) of the output 3 to 12 px outside the tower from
     the far sky's mean colour, minus the same distance within the far sky (so texture painted all over the sky, as
     far as near, adds nothing). Mean over the skies; 0 for a network that leaves edges alone."""
+    h, w = PROBE_SIZE
+    top, left, right = tower_box(h, w)
+    near = torch.zeros(h, w, dtype=torch.bool)
+    near[top - 12:, left - 12: right + 12] = True
+    near[top - 3:, left - 3: right + 3] = False
+    far = torch.zeros(h, w, dtype=torch.bool)
+    far[16: top - 32, 16: left - 32] = True        # the sky's top-left, well away from the tower and borders
+    far[16: top - 32, right + 32: w - 16] = True
     levels = []
     for sky in PROBE_SKIES:
-        image = tower(sky)
-        h, w = image.shape[-2:]
-        top, left, right = tower_box(h, w)
         with torch.no_grad():
-            out = network(image.to(device)).float().cpu()[0]
-        near = torch.zeros(h, w, dtype=torch.bool)
-        near[top - 12:, left - 12: right + 12] = True
-        near[top - 3:, left - 3: right + 3] = False
-        far = torch.zeros(h, w, dtype=torch.bool)
-        far[16: top - 32, 16: left - 32] = True        # the sky's top-left, well away from the tower and borders
-        far[16: top - 32, right + 32: w - 16] = True
+            out = network(tower(sky, h, w).to(device)).float().cpu()[0]
         colour = out[:, far].mean(1)
         distance = (out - colour[:, None, None]).norm(dim=0)
         levels.append(255 * (distance[near].mean() - distance[far].mean()).item())

@@ -173,7 +173,9 @@ class NoiseField(nn.Module):
         self.origin: tuple[int, int] = (0, 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` ``[B, C, H, W]`` with the noise channels appended."""
+        """``x`` ``[B, C, H, W]`` with the noise channels appended (``x`` itself without any)."""
+        if not self.channels:
+            return x
         b, _, h, w = x.shape
         if self.training:
             uniform = torch.rand(b, self.channels, h, w, device=x.device)

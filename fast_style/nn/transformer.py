@@ -127,8 +127,7 @@ class TransformerNet(nn.Module):
         # Weights stored in 16 bits (fast inference) take the photo in their precision; the sum below
         # stays in the photo's precision, so outputs keep all 256 levels per channel.
         y = pad_to_fit(x).to(self.blocks[0].conv[1].weight.dtype)
-        if self.noise.channels:
-            y = self.noise(y)
+        y = self.noise(y)
         for block in self.blocks:
             y = block(y, style)
         gain = self.output_gain * self.contrast(x)

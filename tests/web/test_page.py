@@ -7,6 +7,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -39,16 +40,24 @@ def site(tmp_path_factory: pytest.TempPathFactory, styled_model: Path, assets: P
     return folder
 
 
-@pytest.fixture(scope="module")
-def server(site: Path) -> Iterator[str]:
+@contextmanager
+def serving(folder: Path) -> Iterator[str]:
+    """``folder`` served on a free local port in a background thread; yields its address."""
     from fast_style.web.serve import make_server
 
-    httpd = make_server(site, "127.0.0.1", 0)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    httpd = make_server(folder, "127.0.0.1", 0)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def server(site: Path) -> Iterator[str]:
+    with serving(site) as address:
+        yield address
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +108,6 @@ def test_a_network_with_noise_channels_paints_the_same_texture_in_the_browser(
 
     from fast_style.model_card import load_model, save_model
     from fast_style.nn.transformer import TransformerNet
-    from fast_style.web.serve import make_server
 
     folder = tmp_path_factory.mktemp("noise")
     torch.manual_seed(0)
@@ -111,16 +119,11 @@ def test_a_network_with_noise_channels_paints_the_same_texture_in_the_browser(
     assert result.returncode == 0, result.stderr[-2000:]
     photo = torch.full((3, 64, 96), 0.5)
     save_image(photo, folder / "site" / "flat.png")
-    httpd = make_server(folder / "site", "127.0.0.1", 0)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
+    with serving(folder / "site") as address:
         page = browser.new_page()
-        assert final_state(page, f"http://127.0.0.1:{httpd.server_address[1]}/?photo=flat.png") == "done"
+        assert final_state(page, f"{address}/?photo=flat.png") == "done"
         got = canvas_pixels(page)
         page.close()
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
     expected = Stylizer.from_file(model, device="cpu", precision="float32")(photo[None])[0]
     expected = expected.mul(255).round().div(255).permute(1, 2, 0).numpy()
     assert expected.std() > 0.02  # the noise paints the flat photo; other noise would differ by about as much
