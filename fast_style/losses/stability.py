@@ -10,7 +10,8 @@ rotation, zoom) and noise ``n``, and asks the network to commute with them,
 
 where ``f(x)`` is the output the perceptual loss already computed (one extra forward pass per step).
 Pixels that ``T`` brings in from outside the photo are not compared. The identity network scores exactly
-zero without noise and the noise variance with it. Both warps are bicubic: a bilinear warp blurs the target
+zero without noise and the noise variance with it. A network with noise channels sees the same noise in both
+passes, as a film's frames do at inference (the noise is tied to the pixel, and the scene moves under it). Both warps are bicubic: a bilinear warp blurs the target
 ``T(f(x))`` by up to half a pixel, so the term also asked for blurrier strokes, and cost more style for the
 same stability (docs/video.md).
 """
@@ -26,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fast_style.errors import FastStyleError
+from fast_style.nn.layers import held_noise
 from fast_style.settings import real
 
 
@@ -73,7 +75,9 @@ class StabilityLoss(nn.Module):
             noise = torch.randn(moved.shape, generator=generator).to(moved.device)
             moved = moved + self.noise * noise
         target = warp(stylized)
-        difference = (net(moved).float() - target).pow(2).mean(dim=1, keepdim=True)
+        with held_noise(net):
+            again = net(moved).float()
+        difference = (again - target).pow(2).mean(dim=1, keepdim=True)
         return self.weight * difference[inside].mean() if inside.any() else difference.sum() * 0
 
 

@@ -8,6 +8,9 @@ image gets its own mix of the rows (Dumoulin et al. 2017: one-hot picks a style,
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -171,6 +174,12 @@ class NoiseField(nn.Module):
         super().__init__()
         self.channels, self.std = channels, std
         self.origin: tuple[int, int] = (0, 0)
+        self.repeat = False  # in training, reuse the last call's noise (held_noise)
+        self.last = torch.empty(0)
+
+    def train(self, mode: bool = True) -> NoiseField:
+        self.last = torch.empty(0)  # no training noise outlives training (or is scripted into a file)
+        return super().train(mode)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` ``[B, C, H, W]`` with the noise channels appended (``x`` itself without any)."""
@@ -178,7 +187,9 @@ class NoiseField(nn.Module):
             return x
         b, _, h, w = x.shape
         if self.training:
-            uniform = torch.rand(b, self.channels, h, w, device=x.device)
+            if not (self.repeat and list(self.last.shape) == [b, self.channels, h, w]):
+                self.last = torch.rand(b, self.channels, h, w, device=x.device)
+            uniform = self.last
         else:
             uniform = self.hashed(h, w, x.device).expand(b, -1, -1, -1)
         return torch.cat([x, ((uniform - 0.5) * (self.std * 12 ** 0.5)).to(x.dtype)], 1)
@@ -197,3 +208,21 @@ class NoiseField(nn.Module):
         for constant in (1_013_904_223, 1_664_525, 22_695_477):
             key = (key * key + constant) % modulus
         return (key.float() / modulus)[None]
+
+
+@contextmanager
+def held_noise(net: Callable[..., torch.Tensor]) -> Iterator[None]:
+    """Within it, ``net``'s noise fields (if it is a module) repeat in training the noise they drew last, for
+    images of its shape.
+
+    At inference the noise is tied to the pixel, not to the scene: when a film's camera moves, the scene moves
+    under the same noise. The stability term (fast_style/losses/stability.py) moves a photo and runs the network
+    again; with the same noise that second pass is what a film's next frame is."""
+    fields = [m for m in net.modules() if isinstance(m, NoiseField)] if isinstance(net, nn.Module) else []
+    for field in fields:
+        field.repeat = True
+    try:
+        yield
+    finally:
+        for field in fields:
+            field.repeat = False

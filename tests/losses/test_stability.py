@@ -48,6 +48,24 @@ def test_zero_for_a_network_that_commutes_with_the_motion_and_positive_otherwise
         pytest.approx(3 * float(without_noise(pattern, x, pattern(x), torch.Generator().manual_seed(0))))
 
 
+def test_the_moved_photo_gets_the_same_noise_as_a_films_next_frame_does() -> None:
+    """A network with noise channels draws fresh noise on every training call, but the stability term's second
+    pass repeats the first pass's noise (at inference a film's frames share it, fixed to the pixel): with no
+    motion and no added noise the term is zero, as for a network without noise, and the calls after it draw
+    fresh noise again."""
+    torch.manual_seed(0)
+    net = TransformerNet((8, 16, 32), 1, noise_channels=2)
+    nn.init.normal_(net.out[1].weight, std=0.05)
+    net.train()
+    x = photos(2)
+    still = StabilityLoss(weight=1, shift=0, rotation=0, zoom=0, noise=0)
+    with torch.no_grad():
+        first = net(x)
+        assert float(still(net, x, first)) < 1e-10
+        again, other = net(x), net(x)
+    assert (again - other).abs().mean() > 1e-3
+
+
 def pan_clip(frames: int = 10, size: int = 64) -> list[np.ndarray]:
     """A slow pan across a real photo, with a little sensor noise on every frame."""
     image = read_photo(find_images(COCO)[3]).permute(1, 2, 0).numpy().astype(np.float64)
