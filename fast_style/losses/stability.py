@@ -11,9 +11,9 @@ rotation, zoom) and noise ``n``, and asks the network to commute with them,
 where ``f(x)`` is the output the perceptual loss already computed (one extra forward pass per step).
 Pixels that ``T`` brings in from outside the photo are not compared. The identity network scores exactly
 zero without noise and the noise variance with it. A network with noise channels sees the same noise in both
-passes, as a film's frames do at inference (the noise is tied to the pixel, and the scene moves under it). Both warps are bicubic: a bilinear warp blurs the target
-``T(f(x))`` by up to half a pixel, so the term also asked for blurrier strokes, and cost more style for the
-same stability (docs/video.md).
+passes, as a film's frames do at inference (the noise is tied to the pixel, and the scene moves under it).
+Both warps are bicubic: a bilinear warp blurs the target ``T(f(x))`` by up to half a pixel, so the term also
+asked for blurrier strokes, and cost more style for the same stability (docs/video.md).
 """
 
 from __future__ import annotations
