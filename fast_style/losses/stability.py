@@ -19,7 +19,7 @@ asked for blurrier strokes, and cost more style for the same stability (docs/vid
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -58,7 +58,7 @@ class StabilityLoss(nn.Module):
         theta = torch.stack([torch.stack([cos, -sin], 1), torch.stack([sin, cos], 1)], 1)
         return torch.cat([theta, shift[:, :, None]], dim=2).to(device)
 
-    def forward(self, net: Callable[[torch.Tensor], torch.Tensor], photos: torch.Tensor, stylized: torch.Tensor,
+    def forward(self, net: nn.Module, photos: torch.Tensor, stylized: torch.Tensor,
                 generator: torch.Generator | None = None) -> torch.Tensor:
         """The weighted term for ``net``, given ``photos`` and ``stylized = net(photos)`` (already computed)."""
         photos, stylized = photos.float(), stylized.float()

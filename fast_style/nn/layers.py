@@ -8,7 +8,7 @@ image gets its own mix of the rows (Dumoulin et al. 2017: one-hot picks a style,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
@@ -211,14 +211,13 @@ class NoiseField(nn.Module):
 
 
 @contextmanager
-def held_noise(net: Callable[..., torch.Tensor]) -> Iterator[None]:
-    """Within it, ``net``'s noise fields (if it is a module) repeat in training the noise they drew last, for
-    images of its shape.
+def held_noise(net: nn.Module) -> Iterator[None]:
+    """Within it, ``net``'s noise fields repeat in training the noise they drew last, for images of its shape.
 
     At inference the noise is tied to the pixel, not to the scene: when a film's camera moves, the scene moves
     under the same noise. The stability term (fast_style/losses/stability.py) moves a photo and runs the network
     again; with the same noise that second pass is what a film's next frame is."""
-    fields = [m for m in net.modules() if isinstance(m, NoiseField)] if isinstance(net, nn.Module) else []
+    fields = [m for m in net.modules() if isinstance(m, NoiseField)]
     for field in fields:
         field.repeat = True
     try:
