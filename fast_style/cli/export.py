@@ -118,6 +118,7 @@ def to_zoo(cfg: DictConfig) -> tuple[Path, float]:
     target = check_output("output", folder / f"{name}.pt", folder=False, inputs=[cfg.model])
     if target.exists() and not flag("overwrite", cfg.overwrite):
         raise FastStyleError(f"output={target}: the zoo holds {name} already; give overwrite=true to replace it")
+    body = markdown.partition("\n")[2]   # under the zoo's name, not the path the run was validated at
     entry = replace(card, validation={k: v for k, v in summary.items() if isinstance(v, (int, float))})
     with atomic_write(target) as tmp:
         save_model(tmp, net, entry, dtype=torch.float16)
@@ -125,7 +126,7 @@ def to_zoo(cfg: DictConfig) -> tuple[Path, float]:
         with torch.inference_mode():
             difference = (load_model(tmp)[0](photo) - net(photo)).abs().max().item()
         with atomic_write(target.with_suffix(".md")) as md:
-            md.write_text(markdown)
+            md.write_text(f"# Validation of the zoo's `{name}`\n{body}")
     return target, difference
 
 
