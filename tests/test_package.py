@@ -98,4 +98,7 @@ def test_a_plain_install_stylises_a_photo_from_any_folder(installed: Path, style
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     for command in ("train", "export", "optimize", "validate", "gallery", "flicker"):
         assert (installed / "bin" / f"fast-style-{command}").is_file(), command
-    assert (installed / "fast_style" / "configs" / "style" / "starry_night.yaml").is_file()
+    configs = REPO / "fast_style" / "configs"   # every config ships, the zoo's recipes (experiment/zoo/) included
+    shipped = installed / "fast_style" / "configs"
+    assert {p.relative_to(shipped) for p in shipped.rglob("*.yaml")} == {p.relative_to(configs)
+                                                                         for p in configs.rglob("*.yaml")}
