@@ -59,7 +59,8 @@ def test_a_zoo_network_is_small_and_carries_its_card_and_validation(own_zoo: Pat
         assert (net(photo) - original(photo)).abs().max() < 1e-2   # 16-bit weights, float32 arithmetic
 
 
-def test_infer_resolves_a_zoo_name_and_lists_the_zoo(own_zoo: Path, tmp_path: Path, monkeypatch) -> None:
+def test_infer_resolves_a_zoo_name_and_lists_the_zoo(own_zoo: Path, validation: Path, tmp_path: Path,
+                                                    monkeypatch) -> None:
     env = {"FAST_STYLE_ZOO": str(own_zoo)}
     photo = find_images(COCO)[0]
     out = tmp_path / "out.jpg"
@@ -68,7 +69,9 @@ def test_infer_resolves_a_zoo_name_and_lists_the_zoo(own_zoo: Path, tmp_path: Pa
     assert out.is_file() and "model: starry_test" in result.stdout
     listing = run_script("infer.py", "model=list", env=env)
     assert listing.returncode == 0 and listing.stdout.startswith("starry_test: starry_night;")
-    assert "validation: " in listing.stdout
+    summary = json.loads(validation.read_text())["summary"]
+    assert f"validation: L-BFGS iterations to match {summary['lbfgs_iterations_to_match']:.3g}, " in listing.stdout
+    assert f"blown out {summary['blown_out']:.2%}, photos 1" in listing.stdout   # a share, as a percentage
     monkeypatch.setenv("FAST_STYLE_ZOO", str(own_zoo))
     stylizer = Stylizer.from_file("starry_test", device="cpu", precision="float32")
     assert stylizer(read_tensor(photo, max_size=48)[None]).shape[1] == 3

@@ -17,9 +17,10 @@ from fast_style.errors import FastStyleError
 PACKAGE_ZOO = Path(__file__).resolve().parent
 
 
-# The validation medians ``model=list`` shows (the model file's card holds them all).
-SHOWN = {"lbfgs_iterations_to_match": "L-BFGS iterations to match", "style_distance_network": "style distance",
-         "blown_out": "blown out", "images": "photos"}
+# The validation medians ``model=list`` shows, each with its format (the model file's card holds them all).
+SHOWN = {"lbfgs_iterations_to_match": ("L-BFGS iterations to match", "{:.3g}"),
+         "style_distance_network": ("style distance", "{:.2f}"), "blown_out": ("blown out", "{:.2%}"),
+         "images": ("photos", "{:.0f}")}
 
 
 def zoo_dir() -> Path:
@@ -60,7 +61,7 @@ def listing() -> str:
         card, _ = read_model_file(zoo_dir() / f"{name}.pt")
         network = card.network
         validation = card.validation or {}
-        figures = ", ".join(f"{label} {validation[key]:.3g}" for key, label in SHOWN.items()
+        figures = ", ".join(f"{label} {form.format(validation[key])}" for key, (label, form) in SHOWN.items()
                             if isinstance(validation.get(key), (int, float)))
         lines.append(f"{name}: {', '.join(card.names)}; channels {network.get('channels')}, "
                      f"{network.get('num_res_blocks')} residual blocks; {card.train.get('steps', '?')} steps at "
