@@ -31,11 +31,11 @@ SCRIPTS = Path(__file__).resolve().parent
 STYLES = ["starry_night", "candy", "mosaic", "rain_princess", "udnie"]
 
 
-def step(script: str, *overrides: str, zoo: Path) -> None:
-    """Run ``scripts/<script>`` with ``overrides`` on ``zoo``; stop the whole build with its status if it fails."""
+def step(script: str, *overrides: str) -> None:
+    """Run ``scripts/<script>`` with ``overrides``; stop the whole build with its status if it fails."""
     command = [sys.executable, str(SCRIPTS / script), *overrides]
     print("+", " ".join(command[1:]), flush=True)
-    if (status := subprocess.run(command, env={**os.environ, "FAST_STYLE_ZOO": str(zoo)}).returncode) != 0:
+    if (status := subprocess.run(command).returncode) != 0:
         print(f"error: {script} failed (exit status {status}); fix it and rerun: finished runs are kept",
               file=sys.stderr)
         sys.exit(status)
@@ -90,6 +90,7 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*", help="train.py overrides (after --)")
     args = parser.parse_args()
     zoo = args.zoo or zoo_dir()
+    os.environ["FAST_STYLE_ZOO"] = str(zoo)   # the steps resolve zoo names (init=candy) in the zoo being built
     builds = recipes(args.experiment, args.styles, args.overrides)
     cfg = compose_config("train", next(iter(builds.values())))
     with tempfile.TemporaryDirectory() as tmp:
@@ -99,16 +100,15 @@ def main() -> None:
             resume = [f"resume={run / 'checkpoints' / 'last.ckpt'}"] if (run / "checkpoints" / "last.ckpt").is_file() \
                 and not (run / "export" / f"{style}.pt").is_file() else []
             if not (run / "export" / f"{style}.pt").is_file():
-                step("train.py", *overrides, f"hydra.run.dir={run}", *resume, zoo=zoo)
+                step("train.py", *overrides, f"hydra.run.dir={run}", *resume)
             step("validate.py", f"model={run / 'export' / f'{style}.pt'}", f"input={photos}",
                  f"output={run / 'validation'}", f"image_size={args.validate_size}",
-                 f"optim.steps={args.validate_steps}", zoo=zoo)
+                 f"optim.steps={args.validate_steps}")
             step("export.py", "format=zoo", f"model={run / 'export' / f'{style}.pt'}",
-                 f"validation={run / 'validation' / 'report.json'}", f"output={zoo}", f"name={style}", "overwrite=true",
-                 zoo=zoo)
+                 f"validation={run / 'validation' / 'report.json'}", f"output={zoo}", f"name={style}", "overwrite=true")
         models = ",".join(str(zoo / f"{style}.pt") for style in args.styles)
         step("gallery.py", f"models=[{models}]", f"input={photos}", f"output={args.gallery}",
-             f"max_size={args.gallery_size}", "tile_height=256", "tile_width=384", zoo=zoo)
+             f"max_size={args.gallery_size}", "tile_height=256", "tile_width=384")
 
 
 if __name__ == "__main__":
